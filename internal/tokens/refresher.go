@@ -1,0 +1,128 @@
+package tokens
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// tracerName is the instrumentation scope of the refresh spans.
+const tracerName = "extauthz/internal/tokens"
+
+// defaultAttemptTimeout is the budget of one attempt: identity JWT and
+// exchange together.
+const defaultAttemptTimeout = 10 * time.Second
+
+// RefresherOptions configures a Refresher.
+type RefresherOptions struct {
+	Name           string         // credential name for logs, e.g. "anthropic" (the default)
+	Source         IdentitySource // required
+	Exchanger      Exchanger      // required
+	AttemptTimeout time.Duration  // default 10 s, covers identity JWT + exchange together
+	Logger         *slog.Logger   // default slog.Default()
+	Observer       Observer       // optional
+	Rand           func() float64 // optional, uniform [0,1), for tests
+	// TracerProvider supplies the span of each attempt; default the global
+	// provider (a no-op unless the service configures one).
+	TracerProvider trace.TracerProvider
+}
+
+// Refresher keeps one credential's access token fresh. Run owns every
+// exchange in one goroutine (single-flight by construction) and publishes an
+// immutable snapshot that Token and Status read with one atomic load.
+type Refresher struct {
+	name       string
+	source     IdentitySource
+	exchanger  Exchanger
+	timeout    time.Duration
+	log        *slog.Logger
+	observer   Observer
+	rand       func() float64
+	tracer     trace.Tracer
+	state      atomic.Pointer[snapshot]
+	invalidate chan uint64
+	running    atomic.Bool
+}
+
+// ErrAlreadyRunning is returned by a second call of Run.
+var ErrAlreadyRunning = errors.New("token refresher is already running or has run")
+
+// NewRefresher checks o and applies its defaults. Nothing happens until Run.
+func NewRefresher(o RefresherOptions) (*Refresher, error) {
+	var problems []error
+	if o.Source == nil {
+		problems = append(problems, errors.New("refresher: an identity source is required"))
+	}
+	if o.Exchanger == nil {
+		problems = append(problems, errors.New("refresher: an exchanger is required"))
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	r := &Refresher{
+		name:       o.Name,
+		source:     o.Source,
+		exchanger:  o.Exchanger,
+		timeout:    o.AttemptTimeout,
+		log:        o.Logger,
+		observer:   o.Observer,
+		rand:       o.Rand,
+		invalidate: make(chan uint64, 1),
+	}
+	if r.name == "" {
+		r.name = "anthropic"
+	}
+	if r.timeout <= 0 {
+		r.timeout = defaultAttemptTimeout
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	r.log = r.log.With("credential", r.name)
+	if r.rand == nil {
+		r.rand = rand.Float64
+	}
+	tp := o.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	r.tracer = tp.Tracer(tracerName)
+	r.state.Store(&snapshot{})
+	return r, nil
+}
+
+// Token returns the servable token at now, or nil and a retry-after hint: the
+// time until the next attempt, rounded up to whole seconds, at least 1 s and
+// at most 60 s. One atomic load of an immutable snapshot: no lock, no
+// allocation, never the network.
+func (r *Refresher) Token(now time.Time) (*Token, time.Duration) {
+	s := r.state.Load()
+	if s.token.Servable(now) {
+		return s.token, 0
+	}
+	return nil, retryHint(s.next, now)
+}
+
+// Status reports the refresher's state as of now.
+func (r *Refresher) Status() Status {
+	return r.state.Load().status(time.Now())
+}
+
+// Invalidate asks for a refresh now if generation is the current token's
+// (rejection feedback). A stale generation is ignored; the refresher acts on
+// at most one invalidation per 30 s and never while an attempt is under way;
+// the current token is served until it is replaced. It never blocks.
+func (r *Refresher) Invalidate(generation uint64) {
+	if t := r.state.Load().token; t == nil || t.Generation != generation {
+		return
+	}
+	select {
+	case r.invalidate <- generation:
+	default: // one request is already pending
+	}
+}
