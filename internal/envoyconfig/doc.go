@@ -1,0 +1,17 @@
+// Package envoyconfig validates Envoy bootstrap files without an Envoy binary.
+//
+// Decode turns a YAML bootstrap into go-control-plane's v3 Bootstrap strictly (an unknown or
+// misspelt field, a duplicate key or an unresolvable @type fails), then unpacks every nested
+// google.protobuf.Any anywhere in the tree — filters, per-route configs, transport sockets,
+// protocol options, access loggers, and Anys inside those — and runs protoc-gen-validate's
+// ValidateAll on each, because the bootstrap's own ValidateAll stops at an Any.
+//
+// Check then asserts what this project needs of a config that fronts extauthz: ext_authz is the
+// first HTTP filter of every connection manager, fails closed with 503, speaks transport API V3
+// over gRPC with a timeout of at most 1 s to a cluster that exists, speaks HTTP/2 and is
+// health-checked; only the headers extauthz reads are sent to it, no body; every referenced
+// cluster exists; routes do not cut long responses; upstream TLS is verified; the admin
+// interface is on loopback; no deprecated field is used; and no substitution format (access
+// logs, added headers) names a credential header. Each problem is a *Violation that names the
+// file, the field path and the broken rule (one of the Err sentinels).
+package envoyconfig
