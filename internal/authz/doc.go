@@ -1,0 +1,18 @@
+// Package authz is the Envoy ext_authz Check server: it turns a CheckRequest
+// and the credential that is servable right now into a CheckResponse.
+//
+// Check never waits: it reads the credential through Credentials (one atomic
+// load behind it), decides, and hands the decision to small pure functions in
+// response.go that build the response. The package knows nothing of how
+// credentials are obtained or refreshed.
+//
+// Decision order, written where it is decided (Server.Check):
+//
+//  1. no attributes.request.http          → 400 invalid_request_error (gRPC code 3)
+//  2. host not in EXTAUTHZ_ALLOWED_HOSTS  → 403 permission_error (code 7)
+//  3. no servable credential              → 503 api_error + retry-after (code 14)
+//  4. credential not a valid header value → 503 as above, and an ERROR log
+//  5. otherwise OK (code 0) with the header mutations of the mode.
+//
+// Every answer is a normal CheckResponse, never a gRPC error.
+package authz
