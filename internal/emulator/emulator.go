@@ -1,0 +1,264 @@
+package emulator
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"extauthz/internal/secret"
+)
+
+// ErrNotLoopback is returned by Start when Options.Addr is not a loopback
+// address and Options.AllowNonLoopback is false.
+var ErrNotLoopback = errors.New("emulator: listen address is not loopback")
+
+// Options configures an Emulator. The zero value is a usable emulator on a
+// random loopback port.
+type Options struct {
+	// Addr is the listen address; default "127.0.0.1:0". It must be a
+	// loopback address unless AllowNonLoopback is set.
+	Addr string
+	// AllowNonLoopback permits a non-loopback Addr (for a compose stack).
+	AllowNonLoopback bool
+	// TokenLifetime is the expires_in of minted access tokens, truncated to
+	// whole seconds; default 20 s. The real endpoint's floor is 60 s; it is
+	// short here so refreshes are visible.
+	TokenLifetime time.Duration
+	// JWTLifetime is the lifetime of minted identity JWTs; default 5 min,
+	// like GitHub's.
+	JWTLifetime time.Duration
+	// Audience is the audience the token endpoint requires in a JWT's aud;
+	// default "https://api.anthropic.com".
+	Audience string
+	// Logger receives the emulator's logs; default slog.Default(). It never
+	// sees a token, a JWT or the request token, only their fingerprints.
+	Logger *slog.Logger
+
+	// now is the clock for minting and expiry checks; tests inject one.
+	now func() time.Time
+}
+
+const (
+	defaultAddr          = "127.0.0.1:0"
+	defaultTokenLifetime = 20 * time.Second
+	defaultJWTLifetime   = 5 * time.Minute
+	defaultAudience      = "https://api.anthropic.com"
+)
+
+// withDefaults fills unset fields and rejects values that cannot work.
+func (o Options) withDefaults() (Options, error) {
+	if o.Addr == "" {
+		o.Addr = defaultAddr
+	}
+	if o.TokenLifetime == 0 {
+		o.TokenLifetime = defaultTokenLifetime
+	}
+	if o.JWTLifetime == 0 {
+		o.JWTLifetime = defaultJWTLifetime
+	}
+	if o.Audience == "" {
+		o.Audience = defaultAudience
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	var problems []error
+	if o.TokenLifetime < time.Second {
+		problems = append(problems, fmt.Errorf("emulator: TokenLifetime %v is under 1s", o.TokenLifetime))
+	}
+	if o.JWTLifetime < time.Second {
+		problems = append(problems, fmt.Errorf("emulator: JWTLifetime %v is under 1s", o.JWTLifetime))
+	}
+	return o, errors.Join(problems...)
+}
+
+// Stats counts what the emulator has done since Start.
+type Stats struct {
+	// Mints counts identity JWTs served by the mint endpoint (not IssueJWT).
+	Mints int
+	// Exchanges counts access tokens minted by the token endpoint.
+	Exchanges int
+	// Rejected counts token-endpoint requests answered with an error,
+	// injected faults included.
+	Rejected int
+}
+
+// Emulator is a running local emulator. Its methods are safe for concurrent
+// use.
+type Emulator struct {
+	opts         Options
+	log          *slog.Logger
+	url          string
+	key          *signingKey
+	jwks         map[string]*signingKey // by kid; what /.well-known/jwks serves
+	requestToken secret.Value
+	ruleID       string
+	orgID        string
+	svacID       string
+
+	srv       *http.Server
+	served    chan struct{} // closed when Serve returns
+	closed    chan struct{} // closed by Close
+	closeOnce sync.Once
+	closeErr  error
+	stopWatch func() bool // stops the ctx watcher
+
+	mu       sync.Mutex
+	stats    Stats
+	seenJTI  map[string]time.Time   // jti → when it could no longer pass the exp check
+	tokens   map[[32]byte]time.Time // SHA-256 of access token → expiry
+	fault    fault
+	hangGate chan struct{}   // non-nil while hanging; closed by Hang(false)
+	onHang   func(hangEvent) // test hook: a request's progress through a hang
+}
+
+// Start listens on o.Addr and serves until Close is called or ctx is done.
+func Start(ctx context.Context, o Options) (*Emulator, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	host, _, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: Addr: %w", err)
+	}
+	if !o.AllowNonLoopback && !isLoopbackHost(host) {
+		return nil, fmt.Errorf("%w: %q (set AllowNonLoopback to permit it)", ErrNotLoopback, o.Addr)
+	}
+	key, err := newSigningKey()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listen: %w", err)
+	}
+	// "localhost" could resolve to something surprising: check what was bound.
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !o.AllowNonLoopback && (!ok || !tcp.IP.IsLoopback()) {
+		ln.Close()
+		return nil, fmt.Errorf("%w: bound %s", ErrNotLoopback, ln.Addr())
+	}
+	e := &Emulator{
+		opts:         o,
+		log:          o.Logger.With("component", "emulator"),
+		url:          "http://" + ln.Addr().String(),
+		key:          key,
+		jwks:         map[string]*signingKey{key.kid: key},
+		requestToken: secret.New(randomToken()),
+		ruleID:       "fdrl_" + randomID(),
+		orgID:        randomUUID(),
+		svacID:       "svac_" + randomID(),
+		served:       make(chan struct{}),
+		closed:       make(chan struct{}),
+		seenJTI:      make(map[string]time.Time),
+		tokens:       make(map[[32]byte]time.Time),
+	}
+	e.srv = &http.Server{
+		Handler: e.routes(),
+		// A client that never finishes its headers must not pin a goroutine
+		// for the life of a dev session.
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+	}
+	e.log.Info("LOCAL EMULATOR for development and tests: stand-in GitHub Actions OIDC issuer and Anthropic token endpoint; not a real identity provider, tokens are worthless elsewhere",
+		"url", e.url,
+		"audience", o.Audience,
+		"token_lifetime", o.TokenLifetime,
+		"jwt_lifetime", o.JWTLifetime)
+	go func() {
+		defer close(e.served)
+		if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.log.Error("local emulator stopped serving", "err", err)
+		}
+	}()
+	e.stopWatch = context.AfterFunc(ctx, func() { e.Close() })
+	return e, nil
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback IP
+// literal. An empty host means every interface.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// URL is the emulator's base URL, e.g. http://127.0.0.1:41234. It is also the
+// issuer (iss) of the JWTs it mints.
+func (e *Emulator) URL() string { return e.url }
+
+// Env is the environment that points `extauthz serve` at this emulator in
+// github-oidc mode. It carries the mint endpoint's request token in plain
+// text: the environment is where that credential is meant to go.
+func (e *Emulator) Env() map[string]string {
+	return map[string]string{
+		"AWF_AUTH_TYPE":                         "github-oidc",
+		"AWF_AUTH_PROVIDER":                     "anthropic",
+		"ACTIONS_ID_TOKEN_REQUEST_URL":          e.url + mintPath + "?api-version=2.0",
+		"ACTIONS_ID_TOKEN_REQUEST_TOKEN":        e.requestToken.Reveal(),
+		"AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID": e.ruleID,
+		"AWF_AUTH_ANTHROPIC_ORGANIZATION_ID":    e.orgID,
+		"AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID": e.svacID,
+		"AWF_AUTH_ANTHROPIC_TOKEN_URL":          e.url + tokenPath,
+		"AWF_AUTH_OIDC_AUDIENCE":                e.opts.Audience,
+	}
+}
+
+// Stats returns the counts since Start.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats
+}
+
+// Valid reports whether token is an access token this emulator minted and
+// that has not expired.
+func (e *Emulator) Valid(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	exp, ok := e.tokens[sum]
+	return ok && e.opts.now().Before(exp)
+}
+
+// Close stops serving and releases requests held by Hang. It is safe to call
+// more than once.
+func (e *Emulator) Close() error {
+	e.closeOnce.Do(func() {
+		e.stopWatch()
+		close(e.closed)
+		e.closeErr = e.srv.Close()
+		<-e.served
+		e.log.Info("local emulator stopped", "url", e.url)
+	})
+	return e.closeErr
+}
+
+// routes is the emulator's HTTP surface. Every response carries a
+// request-id, as Anthropic's do.
+func (e *Emulator) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+mintPath, e.handleMint)
+	mux.HandleFunc("GET "+discoveryPath, e.handleDiscovery)
+	mux.HandleFunc("GET "+jwksPath, e.handleJWKS)
+	mux.HandleFunc("POST "+tokenPath, e.handleToken)
+	mux.HandleFunc(tokenPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", http.MethodPost)
+		e.refuse(w, http.StatusMethodNotAllowed, "method not allowed; use POST", errors.New("method "+r.Method))
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("request-id", "req_"+randomID())
+		mux.ServeHTTP(w, r)
+	})
+}
