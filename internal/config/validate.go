@@ -1,0 +1,182 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"extauthz/internal/tokens"
+)
+
+// Identifier shapes from Anthropic's WIF reference: tagged IDs for the rule,
+// service account and workspace, a UUID for the organisation.
+var (
+	ruleIDPattern      = regexp.MustCompile(`^fdrl_[A-Za-z0-9]+$`)
+	svacIDPattern      = regexp.MustCompile(`^svac_[A-Za-z0-9]+$`)
+	workspaceIDPattern = regexp.MustCompile(`^(wrkspc_[A-Za-z0-9]+|default)$`)
+	uuidPattern        = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	hostPattern        = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+)
+
+// Validate checks the whole configuration and returns every problem at once
+// (errors.Join of *Problem), or nil. It does no network I/O; the only file it
+// touches is AWF_AUTH_OIDC_TOKEN_FILE, which it stats.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(v, format string, args ...any) {
+		errs = append(errs, &Problem{Var: v, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	if c.Provider != "anthropic" {
+		add("AWF_AUTH_PROVIDER", "unsupported provider %q (only anthropic is supported)", c.Provider)
+	}
+	switch c.AuthType {
+	case "":
+		if c.APIKey.IsZero() {
+			add("ANTHROPIC_API_KEY", "required when AWF_AUTH_TYPE is unset (static-key mode)")
+		} else if hasControl(c.APIKey.Reveal()) {
+			add("ANTHROPIC_API_KEY", "contains control characters and cannot be sent as a header")
+		}
+	case TypeGitHubOIDC, TypeOIDCFile:
+		c.validateFederation(add)
+	default:
+		add("AWF_AUTH_TYPE", "unknown type %q (want %s or %s, or unset for static-key mode)",
+			c.AuthType, TypeGitHubOIDC, TypeOIDCFile)
+	}
+
+	if err := checkListenAddr(c.GRPCAddr, false); err != nil {
+		add("EXTAUTHZ_GRPC_ADDR", "%v", err)
+	}
+	if err := checkListenAddr(c.HTTPAddr, true); err != nil {
+		add("EXTAUTHZ_HTTP_ADDR", "%v", err)
+	}
+	for _, h := range c.AllowedHosts {
+		if !hostPattern.MatchString(h) && net.ParseIP(h) == nil {
+			add("EXTAUTHZ_ALLOWED_HOSTS", "%q is not a host name (give bare hosts such as api.anthropic.com, without scheme, port or path)", h)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		add("EXTAUTHZ_LOG_LEVEL", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		add("EXTAUTHZ_LOG_FORMAT", "unknown format %q (want json or text)", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// validateFederation checks the variables that the WIF types need.
+func (c *Config) validateFederation(add func(v, format string, args ...any)) {
+	required := fmt.Sprintf("required when AWF_AUTH_TYPE=%s", c.AuthType)
+	switch {
+	case c.FederationRuleID == "":
+		add("AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID", "%s", required)
+	case !ruleIDPattern.MatchString(c.FederationRuleID):
+		add("AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID", "malformed: want a federation rule ID like fdrl_…")
+	}
+	switch {
+	case c.OrganizationID == "":
+		add("AWF_AUTH_ANTHROPIC_ORGANIZATION_ID", "%s", required)
+	case !uuidPattern.MatchString(c.OrganizationID):
+		add("AWF_AUTH_ANTHROPIC_ORGANIZATION_ID", "malformed: want the organisation UUID")
+	}
+	switch {
+	case c.ServiceAccountID == "":
+		add("AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID", "%s", required)
+	case !svacIDPattern.MatchString(c.ServiceAccountID):
+		add("AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID", "malformed: want a service account ID like svac_…")
+	}
+	if c.WorkspaceID != "" && !workspaceIDPattern.MatchString(c.WorkspaceID) {
+		add("AWF_AUTH_ANTHROPIC_WORKSPACE_ID", "malformed: want wrkspc_… or default")
+	}
+	if _, err := tokens.CheckEndpointURL(c.TokenURL); err != nil {
+		add("AWF_AUTH_ANTHROPIC_TOKEN_URL", "%v", err)
+	}
+	if c.Audience == "" || hasControl(c.Audience) {
+		add("AWF_AUTH_OIDC_AUDIENCE", "must be a non-empty audience string")
+	}
+
+	switch c.AuthType {
+	case TypeGitHubOIDC:
+		hint := required + " (the job needs permissions: id-token: write)"
+		if c.ActionsRequestURL == "" {
+			add("ACTIONS_ID_TOKEN_REQUEST_URL", "%s", hint)
+		} else if _, err := tokens.CheckEndpointURL(c.ActionsRequestURL); err != nil {
+			add("ACTIONS_ID_TOKEN_REQUEST_URL", "%v", err)
+		}
+		if c.ActionsRequestToken.IsZero() {
+			add("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "%s", hint)
+		} else if hasControl(c.ActionsRequestToken.Reveal()) {
+			add("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "contains control characters and cannot be sent as a header")
+		}
+	case TypeOIDCFile:
+		if c.TokenFile == "" {
+			add("AWF_AUTH_OIDC_TOKEN_FILE", "%s", required)
+		} else if err := checkTokenFile(c.TokenFile); err != nil {
+			add("AWF_AUTH_OIDC_TOKEN_FILE", "%v", err)
+		}
+	}
+}
+
+// checkTokenFile makes sure the identity token file exists and is a file. Its
+// content is read at every exchange, not here: the kubelet rotates it.
+func checkTokenFile(path string) error {
+	fi, err := os.Stat(path) // follows the projected volume's ..data symlinks
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("%s does not exist (is the projected token volume mounted?)", path)
+	case err != nil:
+		return fmt.Errorf("cannot stat %s: %w", path, errors.Unwrap(err))
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	return nil
+}
+
+// checkListenAddr accepts host:port (port 0–65535) or unix:/absolute/path, and
+// "off" where allowed.
+func checkListenAddr(addr string, offAllowed bool) error {
+	if offAllowed && strings.EqualFold(addr, "off") {
+		return nil
+	}
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("unix socket path in %q must be absolute (unix:/path)", addr)
+		}
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port or unix:/path", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n > 65535 {
+		return fmt.Errorf("%q has an invalid port", addr)
+	}
+	return nil
+}
+
+// hasControl reports whether s contains bytes that cannot appear in a header
+// value (CR, LF, NUL and other controls except tab).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// Listener returns the network ("tcp" or "unix") and address for net.Listen.
+func Listener(addr string) (network, address string) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return "unix", path
+	}
+	return "tcp", addr
+}
