@@ -1,0 +1,42 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+
+	"extauthz/internal/config"
+)
+
+// listen binds host:port or unix:/path. A stale unix socket left by a crashed
+// predecessor is removed; any other file at that path is an error.
+func listen(addr string) (net.Listener, error) {
+	network, address := config.Listener(addr)
+	if network == "unix" {
+		fi, err := os.Lstat(address)
+		switch {
+		case err == nil && fi.Mode().Type() == fs.ModeSocket:
+			if err := os.Remove(address); err != nil {
+				return nil, fmt.Errorf("removing stale socket: %w", err)
+			}
+		case err == nil:
+			return nil, fmt.Errorf("%s exists and is not a socket", address)
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, err
+		}
+	}
+	return net.Listen(network, address)
+}
+
+// addrString renders a listener's address as the configuration would name it.
+func addrString(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	if ln.Addr().Network() == "unix" {
+		return "unix:" + ln.Addr().String()
+	}
+	return ln.Addr().String()
+}

@@ -1,0 +1,247 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"extauthz/internal/authz"
+	"extauthz/internal/config"
+	"extauthz/internal/leakcheck"
+)
+
+// staticKey is the static-key mode credential used by these tests.
+const staticKey = "sk-ant-api03-service-test-static-key"
+
+// suiteLogs collects every log line of the package's tests; TestMain scans it.
+var suiteLogs = struct {
+	sync.Mutex
+	bytes.Buffer
+	known []string
+}{known: []string{staticKey}}
+
+type logWriter struct{}
+
+func (logWriter) Write(p []byte) (int, error) {
+	suiteLogs.Lock()
+	defer suiteLogs.Unlock()
+	return suiteLogs.Write(p)
+}
+
+// rememberSecret adds a value that must never show up in the logs.
+func rememberSecret(v string) {
+	suiteLogs.Lock()
+	defer suiteLogs.Unlock()
+	suiteLogs.known = append(suiteLogs.known, v)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	suiteLogs.Lock()
+	leaks := leakcheck.Find(suiteLogs.String(), suiteLogs.known...)
+	suiteLogs.Unlock()
+	if len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "credentials in the service logs: %v\n", leaks)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// running is a service started by start.
+type running struct {
+	svc  *Service
+	conn *grpc.ClientConn
+	http *http.Client
+	stop func() error // cancels Run and returns its error
+}
+
+// start loads env (with loopback ephemeral listeners unless set), builds,
+// binds and runs the service.
+func start(t *testing.T, env map[string]string) *running {
+	t.Helper()
+	for k, v := range map[string]string{"EXTAUTHZ_GRPC_ADDR": "127.0.0.1:0", "EXTAUTHZ_HTTP_ADDR": "127.0.0.1:0", "EXTAUTHZ_LOG_LEVEL": "debug"} {
+		if _, ok := env[k]; !ok {
+			env[k] = v
+		}
+	}
+	cfg, err := config.Load(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(logWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	svc, err := New(context.Background(), cfg, Options{Logger: logger, Version: "test", Lookup: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	target := svc.GRPCAddr()
+	if !strings.HasPrefix(target, "unix:") {
+		target = "passthrough:///" + target
+	}
+	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{svc: svc, conn: conn, http: &http.Client{Timeout: 10 * time.Second}}
+	var once sync.Once
+	var runErr error
+	r.stop = func() error {
+		once.Do(func() { cancel(); runErr = <-done; conn.Close() })
+		return runErr
+	}
+	t.Cleanup(func() { _ = r.stop() })
+	return r
+}
+
+// waitHealth blocks until grpc.health.v1 reports want for the ext_authz service.
+func (r *running) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard, not an assertion
+	defer cancel()
+	stream, err := healthpb.NewHealthClient(r.conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: authz.ServiceName}, grpc.WaitForReady(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("waiting for %v: %v", want, err)
+		}
+		if resp.GetStatus() == want {
+			return
+		}
+	}
+}
+
+// check sends the request `extauthz check` sends, for host.
+func (r *running) check(t *testing.T, host string) *authv3.CheckResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := authv3.NewAuthorizationClient(r.conn).Check(ctx, &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Method: "POST", Path: "/v1/messages", Host: host,
+			Headers: map[string]string{":authority": host, "x-api-key": "placeholder", "anthropic-beta": "files-api-2025-04-14"},
+		}},
+	}})
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	return resp
+}
+
+// get fetches path from the HTTP listener.
+func (r *running) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	resp, err := r.http.Get("http://" + r.svc.HTTPAddr() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// header returns the value of the OK response's header key, or "".
+func header(resp *authv3.CheckResponse, key string) string {
+	for _, h := range resp.GetOkResponse().GetHeaders() {
+		if h.GetHeader().GetKey() == key {
+			return h.GetHeader().GetValue()
+		}
+	}
+	return ""
+}
+
+func TestStaticKeyModeServesAtOnce(t *testing.T) {
+	r := start(t, map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_ALLOWED_HOSTS": "api.anthropic.com"})
+	r.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
+
+	resp := r.check(t, "api.anthropic.com:443")
+	if resp.GetStatus().GetCode() != 0 || header(resp, "x-api-key") != staticKey {
+		t.Fatalf("static-key Check: status %d, x-api-key set: %v", resp.GetStatus().GetCode(), header(resp, "x-api-key") != "")
+	}
+	if got := resp.GetOkResponse().GetHeadersToRemove(); len(got) != 1 || got[0] != "authorization" {
+		t.Errorf("headers_to_remove = %q, want [authorization]", got)
+	}
+	if resp := r.check(t, "evil.example"); resp.GetStatus().GetCode() != int32(codes.PermissionDenied) {
+		t.Errorf("disallowed host: status %d, want 7", resp.GetStatus().GetCode())
+	}
+
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200} {
+		if code, _ := r.get(t, path); code != want {
+			t.Errorf("GET %s = %d, want %d", path, code, want)
+		}
+	}
+	_, metrics := r.get(t, "/metrics")
+	for _, series := range []string{
+		`extauthz_checks_total{credential="static-key",result="ok"} 1`,
+		`extauthz_checks_total{credential="static-key",result="forbidden"} 1`,
+		`extauthz_check_duration_seconds_count{credential="static-key"} 2`,
+		"extauthz_ready 1",
+	} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+	if leaks := leakcheck.Find(metrics, staticKey); len(leaks) > 0 {
+		t.Errorf("/metrics holds credentials: %v", leaks)
+	}
+	if err := r.stop(); err != nil {
+		t.Errorf("Run returned %v after a clean stop", err)
+	}
+}
+
+func TestUnixSocketListeners(t *testing.T) {
+	dir := t.TempDir()
+	grpcSock, httpSock := dir+"/grpc.sock", dir+"/http.sock"
+	// A stale socket from a crashed predecessor must not stop a restart.
+	stale := start(t, map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_GRPC_ADDR": "unix:" + grpcSock, "EXTAUTHZ_HTTP_ADDR": "off"})
+	stale.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
+	_ = stale.stop()
+
+	r := start(t, map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_GRPC_ADDR": "unix:" + grpcSock, "EXTAUTHZ_HTTP_ADDR": "unix:" + httpSock})
+	if r.svc.GRPCAddr() != "unix:"+grpcSock {
+		t.Errorf("GRPCAddr = %q", r.svc.GRPCAddr())
+	}
+	r.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
+	if resp := r.check(t, "api.anthropic.com"); resp.GetStatus().GetCode() != 0 {
+		t.Errorf("Check over a unix socket: status %d", resp.GetStatus().GetCode())
+	}
+}
+
+func TestListenRefusesToReplaceAFile(t *testing.T) {
+	path := t.TempDir() + "/not-a-socket"
+	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listen("unix:" + path); err == nil {
+		t.Fatal("listen replaced a regular file")
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the file is gone: %v", err)
+	}
+}
+
+// testLogger logs into the suite's scanned buffer.
+func testLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(logWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
