@@ -25,3 +25,16 @@ func TestFind(t *testing.T) {
 		t.Errorf("description = %q", got)
 	}
 }
+
+func TestRecorder(t *testing.T) {
+	var r Recorder
+	r.Remember("s3cret-value")
+	r.Write([]byte("all fine\n"))
+	if leaks := r.Leaks(); len(leaks) != 0 {
+		t.Fatalf("leaks in clean output: %v", leaks)
+	}
+	r.Write([]byte("oops s3cret-value\n"))
+	if leaks := r.Leaks(); len(leaks) != 1 {
+		t.Fatalf("leaks = %v, want one", leaks)
+	}
+}
