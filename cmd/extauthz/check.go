@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"extauthz/internal/secret"
+)
+
+// placeholderKey is what a sandboxed workload holds instead of a real key.
+const placeholderKey = "placeholder-not-a-real-key"
+
+// headerFlags collects repeated --header k=v flags.
+type headerFlags []string
+
+func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
+func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
+
+// check sends one Envoy-shaped CheckRequest and prints the decision and the
+// header mutations, credentials shown only as fingerprints. It exits 0 on OK
+// and 1 on a denial or an error.
+func check(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", defaultAddr(lookup), "extauthz gRPC address (host:port or unix:/path)")
+	host := fs.String("host", "api.anthropic.com", "the request's :authority")
+	method := fs.String("method", "POST", "the request's method")
+	path := fs.String("path", "/v1/messages", "the request's path")
+	timeout := fs.Duration("timeout", 5*time.Second, "deadline for the call")
+	var headers headerFlags
+	fs.Var(&headers, "header", "an extra request header k=v (repeatable), e.g. --header anthropic-beta=files-api-2025-04-14")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: extauthz check [flags]\n\nSends an Envoy-shaped CheckRequest and prints the decision.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return exitUsage
+	}
+	req, err := checkRequest(*host, *method, *path, headers)
+	if err != nil {
+		fmt.Fprintf(stderr, "extauthz check: %v\n", err)
+		return exitUsage
+	}
+
+	conn, err := dial(*addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "extauthz check: %v\n", err)
+		return exitFailed
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, req)
+	if err != nil {
+		fmt.Fprintf(stderr, "extauthz check: Check on %s failed: %v\n", *addr, err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "extauthz check: %s http://%s%s via %s\n", *method, *host, *path, *addr)
+	if printDecision(stdout, resp) {
+		return exitOK
+	}
+	return exitFailed
+}
+
+// checkRequest builds the CheckRequest Envoy would send for one request from a
+// sandboxed client holding a placeholder key.
+func checkRequest(host, method, path string, extra []string) (*authv3.CheckRequest, error) {
+	hdrs := map[string]string{
+		":authority":        host,
+		":method":           method,
+		":path":             path,
+		":scheme":           "http",
+		"anthropic-version": "2023-06-01",
+		"content-type":      "application/json",
+		"x-api-key":         placeholderKey,
+		"user-agent":        "extauthz-check/" + version(),
+	}
+	for _, kv := range extra {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--header %q: want name=value", kv)
+		}
+		if old, dup := hdrs[k]; dup && !strings.HasPrefix(k, ":") && k != "x-api-key" {
+			v = old + "," + v // Envoy comma-joins repeated headers in the map
+		}
+		hdrs[k] = strings.TrimSpace(v)
+	}
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Source:      &authv3.AttributeContext_Peer{Address: socketAddress("127.0.0.1", 40000)},
+		Destination: &authv3.AttributeContext_Peer{Address: socketAddress("127.0.0.1", 10000)},
+		Request: &authv3.AttributeContext_Request{
+			Time: timestamppb.Now(),
+			Http: &authv3.AttributeContext_HttpRequest{
+				Id:       hex.EncodeToString(id),
+				Method:   method,
+				Path:     path,
+				Host:     hdrs[":authority"],
+				Scheme:   "http",
+				Protocol: "HTTP/1.1",
+				Size:     -1,
+				Headers:  hdrs,
+			},
+		},
+	}}, nil
+}
+
+func socketAddress(ip string, port uint32) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Address: ip, PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: port}}}}
+}
+
+// printDecision writes the decision and returns whether it allowed the request.
+func printDecision(w io.Writer, resp *authv3.CheckResponse) bool {
+	code := codes.Code(resp.GetStatus().GetCode())
+	if code == codes.OK {
+		fmt.Fprintln(w, "decision: OK")
+		ok := resp.GetOkResponse()
+		for _, h := range ok.GetHeaders() {
+			fmt.Fprintf(w, "  %-7s %s: %s\n", appendMode(h), h.GetHeader().GetKey(),
+				displayValue(h.GetHeader().GetKey(), headerValue(h.GetHeader())))
+		}
+		for _, k := range ok.GetHeadersToRemove() {
+			fmt.Fprintf(w, "  %-7s %s\n", "remove", k)
+		}
+		return true
+	}
+	denied := resp.GetDeniedResponse()
+	fmt.Fprintf(w, "decision: DENIED (gRPC %s, HTTP %d)\n", code, denied.GetStatus().GetCode())
+	for _, h := range denied.GetHeaders() {
+		fmt.Fprintf(w, "  %-7s %s: %s\n", "header", h.GetHeader().GetKey(), secret.Scrub(headerValue(h.GetHeader())))
+	}
+	if body := denied.GetBody(); body != "" {
+		fmt.Fprintf(w, "  %-7s %s\n", "body", secret.Scrub(body))
+	}
+	return false
+}
+
+// appendMode names how Envoy applies an OK header, from both fields.
+func appendMode(h *corev3.HeaderValueOption) string {
+	if h.GetAppend() != nil && h.GetAppend().GetValue() {
+		return "append"
+	}
+	switch h.GetAppendAction() {
+	case corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS:
+		return "set"
+	case corev3.HeaderValueOption_ADD_IF_ABSENT:
+		return "add"
+	}
+	if h.GetAppend() != nil {
+		return "set"
+	}
+	return "append?" // neither field set: version-dependent in Envoy
+}
+
+func headerValue(h *corev3.HeaderValue) string {
+	if h.GetValue() != "" {
+		return h.GetValue()
+	}
+	return string(h.GetRawValue())
+}
+
+// credentialPrefix keeps the readable kind of an Anthropic credential
+// (sk-ant-oat01-, sk-ant-api03-).
+var credentialPrefix = regexp.MustCompile(`^sk-ant-[a-z]+[0-9]*-`)
+
+// displayValue shows credential headers as kind + fingerprint, and others
+// as they are.
+func displayValue(key, v string) string {
+	switch strings.ToLower(key) {
+	case "authorization", "x-api-key", "proxy-authorization":
+	default:
+		return v
+	}
+	scheme := ""
+	if s, rest, ok := strings.Cut(v, " "); ok {
+		scheme, v = s+" ", rest
+	}
+	return fmt.Sprintf("%s%s… (fingerprint %s)", scheme, credentialPrefix.FindString(v), secret.New(v).Fingerprint())
+}

@@ -1,0 +1,70 @@
+// Command extauthz is an Envoy external-authorization service that replaces a
+// workload's Anthropic API key with a short-lived Workload Identity Federation
+// token. See the README for the commands and their configuration.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes shared by the subcommands.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a runtime failure, a denial, or NOT_SERVING
+	exitUsage  = 2 // bad configuration or command line
+)
+
+const usage = `usage: extauthz [command] [flags]
+
+commands:
+  serve    run the service, configured by the environment (the default)
+  dev      run the service against an in-process local emulator (no accounts needed)
+  check    send an Envoy-shaped CheckRequest and print the decision
+  health   exit 0 iff grpc.health.v1 reports SERVING
+
+Run 'extauthz <command> -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// env is how the commands read the environment (os.LookupEnv, or a map in tests).
+type env = func(string) (string, bool)
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stderr, lookup)
+	case "dev":
+		return dev(ctx, args, stdout, stderr, lookup)
+	case "check":
+		return check(ctx, args, stdout, stderr, lookup)
+	case "health":
+		return healthCmd(ctx, args, stdout, stderr, lookup)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "extauthz: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// version is the module version from the build info, or "dev".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
