@@ -1,9 +1,7 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,38 +25,13 @@ import (
 // staticKey is the static-key mode credential used by these tests.
 const staticKey = "sk-ant-api03-service-test-static-key"
 
-// suiteLogs collects every log line of the package's tests; TestMain scans it.
-var suiteLogs = struct {
-	sync.Mutex
-	bytes.Buffer
-	known []string
-}{known: []string{staticKey}}
-
-type logWriter struct{}
-
-func (logWriter) Write(p []byte) (int, error) {
-	suiteLogs.Lock()
-	defer suiteLogs.Unlock()
-	return suiteLogs.Write(p)
-}
-
-// rememberSecret adds a value that must never show up in the logs.
-func rememberSecret(v string) {
-	suiteLogs.Lock()
-	defer suiteLogs.Unlock()
-	suiteLogs.known = append(suiteLogs.known, v)
-}
+// suiteLogs records every log line of the package's tests; TestMain fails
+// the run if one holds a credential.
+var suiteLogs leakcheck.Recorder
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	suiteLogs.Lock()
-	leaks := leakcheck.Find(suiteLogs.String(), suiteLogs.known...)
-	suiteLogs.Unlock()
-	if len(leaks) > 0 {
-		fmt.Fprintf(os.Stderr, "credentials in the service logs: %v\n", leaks)
-		code = 1
-	}
-	os.Exit(code)
+	suiteLogs.Remember(staticKey)
+	os.Exit(leakcheck.Main(m, &suiteLogs))
 }
 
 // running is a service started by start.
@@ -82,7 +55,7 @@ func start(t *testing.T, env map[string]string) *running {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	logger := slog.New(slog.NewJSONHandler(logWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewJSONHandler(&suiteLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc, err := New(context.Background(), cfg, Options{Logger: logger, Version: "test", Lookup: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatal(err)
@@ -243,5 +216,5 @@ func TestListenRefusesToReplaceAFile(t *testing.T) {
 
 // testLogger logs into the suite's scanned buffer.
 func testLogger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(logWriter{}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.NewJSONHandler(&suiteLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

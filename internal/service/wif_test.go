@@ -25,7 +25,7 @@ func startEmulator(t *testing.T, lifetime time.Duration) *emulator.Emulator {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	rememberSecret(emu.Env()["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+	suiteLogs.Remember(emu.Env()["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
 	return emu
 }
 
@@ -109,7 +109,7 @@ func TestOIDCFileMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rememberSecret(jwt.Reveal())
+	suiteLogs.Remember(jwt.Reveal())
 	path := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(path, []byte(jwt.Reveal()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
