@@ -28,13 +28,15 @@ func Scrub(text string) string {
 // credentialAt returns the length of the credential-looking run at text[i:],
 // or 0.
 func credentialAt(text string, i int) int {
-	if i > 0 && isWordByte(text[i-1]) {
-		return 0 // only at the start of a word
-	}
 	rest := text[i:]
+	wordStart := i == 0 || !isWordByte(text[i-1])
+	if strings.HasPrefix(rest, "sk-ant-") && (wordStart || hasKind(rest[len("sk-ant-"):])) {
+		return tokenRun(rest) // a full sk-ant-<kind>- prefix counts even glued to a word
+	}
+	if !wordStart {
+		return 0 // the looser shapes only at the start of a word
+	}
 	switch {
-	case strings.HasPrefix(rest, "sk-ant-"):
-		return tokenRun(rest)
 	case strings.HasPrefix(rest, "eyJ"):
 		n := tokenRun(rest)
 		if strings.Count(rest[:n], ".") >= 1 && n >= 16 {
@@ -69,4 +71,18 @@ func isTokenByte(c byte) bool {
 
 func isWordByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// hasKind reports whether s starts with an Anthropic credential kind such as
+// "oat01-" or "api03-": letters, digits, then a dash.
+func hasKind(s string) bool {
+	i := 0
+	for i < len(s) && s[i] >= 'a' && s[i] <= 'z' {
+		i++
+	}
+	j := i
+	for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+		j++
+	}
+	return i > 0 && j > i && j < len(s) && s[j] == '-'
 }

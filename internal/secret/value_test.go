@@ -70,6 +70,7 @@ func TestScrub(t *testing.T) {
 		{`{"assertion":"` + jwt + `"}`, `{"assertion":"[REDACTED]"}`},
 		{"Authorization: Bearer abcdefgh12345", "Authorization: [REDACTED]"},
 		{"task-ant-thing", "task-ant-thing"},
+		{"0" + plain, "0[REDACTED]"},
 		{"eyJ alone", "eyJ alone"},
 	}
 	for _, c := range cases {
