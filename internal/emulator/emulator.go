@@ -18,69 +18,6 @@ import (
 // address and Options.AllowNonLoopback is false.
 var ErrNotLoopback = errors.New("emulator: listen address is not loopback")
 
-// Options configures an Emulator. The zero value is a usable emulator on a
-// random loopback port.
-type Options struct {
-	// Addr is the listen address; default "127.0.0.1:0". It must be a
-	// loopback address unless AllowNonLoopback is set.
-	Addr string
-	// AllowNonLoopback permits a non-loopback Addr (for a compose stack).
-	AllowNonLoopback bool
-	// TokenLifetime is the expires_in of minted access tokens, truncated to
-	// whole seconds; default 20 s. The real endpoint's floor is 60 s; it is
-	// short here so refreshes are visible.
-	TokenLifetime time.Duration
-	// JWTLifetime is the lifetime of minted identity JWTs; default 5 min,
-	// like GitHub's.
-	JWTLifetime time.Duration
-	// Audience is the audience the token endpoint requires in a JWT's aud;
-	// default "https://api.anthropic.com".
-	Audience string
-	// Logger receives the emulator's logs; default slog.Default(). It never
-	// sees a token, a JWT or the request token, only their fingerprints.
-	Logger *slog.Logger
-
-	// now is the clock for minting and expiry checks; tests inject one.
-	now func() time.Time
-}
-
-const (
-	defaultAddr          = "127.0.0.1:0"
-	defaultTokenLifetime = 20 * time.Second
-	defaultJWTLifetime   = 5 * time.Minute
-	defaultAudience      = "https://api.anthropic.com"
-)
-
-// withDefaults fills unset fields and rejects values that cannot work.
-func (o Options) withDefaults() (Options, error) {
-	if o.Addr == "" {
-		o.Addr = defaultAddr
-	}
-	if o.TokenLifetime == 0 {
-		o.TokenLifetime = defaultTokenLifetime
-	}
-	if o.JWTLifetime == 0 {
-		o.JWTLifetime = defaultJWTLifetime
-	}
-	if o.Audience == "" {
-		o.Audience = defaultAudience
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.now == nil {
-		o.now = time.Now
-	}
-	var problems []error
-	if o.TokenLifetime < time.Second {
-		problems = append(problems, fmt.Errorf("emulator: TokenLifetime %v is under 1s", o.TokenLifetime))
-	}
-	if o.JWTLifetime < time.Second {
-		problems = append(problems, fmt.Errorf("emulator: JWTLifetime %v is under 1s", o.JWTLifetime))
-	}
-	return o, errors.Join(problems...)
-}
-
 // Stats counts what the emulator has done since Start.
 type Stats struct {
 	// Mints counts identity JWTs served by the mint endpoint (not IssueJWT).
@@ -153,10 +90,10 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 		url:          "http://" + ln.Addr().String(),
 		key:          key,
 		jwks:         map[string]*signingKey{key.kid: key},
-		requestToken: secret.New(randomToken()),
-		ruleID:       "fdrl_" + randomID(),
-		orgID:        randomUUID(),
-		svacID:       "svac_" + randomID(),
+		requestToken: o.RequestToken,
+		ruleID:       o.FederationRuleID,
+		orgID:        o.OrganizationID,
+		svacID:       o.ServiceAccountID,
 		served:       make(chan struct{}),
 		closed:       make(chan struct{}),
 		seenJTI:      make(map[string]time.Time),
@@ -172,6 +109,10 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 	e.log.Info("LOCAL EMULATOR for development and tests: stand-in GitHub Actions OIDC issuer and Anthropic token endpoint; not a real identity provider, tokens are worthless elsewhere",
 		"url", e.url,
 		"audience", o.Audience,
+		"federation_rule_id", o.FederationRuleID,
+		"organization_id", o.OrganizationID,
+		"service_account_id", o.ServiceAccountID,
+		"request_token", o.RequestToken,
 		"token_lifetime", o.TokenLifetime,
 		"jwt_lifetime", o.JWTLifetime)
 	go func() {
