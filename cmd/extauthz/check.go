@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -132,7 +131,7 @@ func printDecision(w io.Writer, resp *authv3.CheckResponse) bool {
 		ok := resp.GetOkResponse()
 		for _, h := range ok.GetHeaders() {
 			fmt.Fprintf(w, "  %-7s %s: %s\n", appendMode(h), h.GetHeader().GetKey(),
-				displayValue(h.GetHeader().GetKey(), headerValue(h.GetHeader())))
+				secret.DisplayHeader(h.GetHeader().GetKey(), headerValue(h.GetHeader())))
 		}
 		for _, k := range ok.GetHeadersToRemove() {
 			fmt.Fprintf(w, "  %-7s %s\n", "remove", k)
@@ -172,23 +171,4 @@ func headerValue(h *corev3.HeaderValue) string {
 		return h.GetValue()
 	}
 	return string(h.GetRawValue())
-}
-
-// credentialPrefix keeps the readable kind of an Anthropic credential
-// (sk-ant-oat01-, sk-ant-api03-).
-var credentialPrefix = regexp.MustCompile(`^sk-ant-[a-z]+[0-9]*-`)
-
-// displayValue shows credential headers as kind + fingerprint, and others
-// as they are.
-func displayValue(key, v string) string {
-	switch strings.ToLower(key) {
-	case "authorization", "x-api-key", "proxy-authorization":
-	default:
-		return v
-	}
-	scheme := ""
-	if s, rest, ok := strings.Cut(v, " "); ok {
-		scheme, v = s+" ", rest
-	}
-	return fmt.Sprintf("%s%s… (fingerprint %s)", scheme, credentialPrefix.FindString(v), secret.New(v).Fingerprint())
 }
