@@ -22,10 +22,12 @@ const (
 const usage = `usage: extauthz [command] [flags]
 
 commands:
-  serve    run the service, configured by the environment (the default)
-  dev      run the service against an in-process local emulator (no accounts needed)
-  check    send an Envoy-shaped CheckRequest and print the decision
-  health   exit 0 iff grpc.health.v1 reports SERVING
+  serve     run the service, configured by the environment (the default)
+  dev       run the service against an in-process local emulator (no accounts needed)
+  check     send an Envoy-shaped CheckRequest and print the decision
+  health    exit 0 iff grpc.health.v1 reports SERVING
+  emulator  run the local emulator alone (for the compose stack; never a real identity provider)
+  echo      an HTTP upstream that answers with the headers it received (credentials as fingerprints)
 
 Run 'extauthz <command> -h' for a command's flags.
 `
@@ -52,6 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return check(ctx, args, stdout, stderr, lookup)
 	case "health":
 		return healthCmd(ctx, args, stdout, stderr, lookup)
+	case "emulator":
+		return emulatorCmd(ctx, args, stdout, stderr, lookup)
+	case "echo":
+		return echoCmd(ctx, args, stdout, stderr, lookup)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"extauthz/internal/secret"
@@ -55,16 +56,21 @@ const (
 )
 
 // OptionError is one unusable Options field. Start returns every one it
-// finds, joined; OptionErrors unpacks them.
+// finds, joined, before it listens; OptionErrors unpacks them.
 type OptionError struct {
 	// Field is the Options field, e.g. "FederationRuleID".
 	Field string
 	// Reason says what is wrong, never the value of a secret.
 	Reason string
+	// Err is the sentinel behind the problem, if any (ErrNotLoopback).
+	Err error
 }
 
 // Error implements error as "emulator: Field: reason".
 func (e *OptionError) Error() string { return "emulator: " + e.Field + ": " + e.Reason }
+
+// Unwrap returns Err, so that errors.Is(err, ErrNotLoopback) works.
+func (e *OptionError) Unwrap() error { return e.Err }
 
 // OptionErrors returns the *OptionError values in err (one per bad field),
 // in the order Start found them.
@@ -92,6 +98,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Addr == "" {
 		o.Addr = defaultAddr
+	}
+	if host, _, err := net.SplitHostPort(o.Addr); err != nil {
+		bad("Addr", "%q is not host:port", o.Addr)
+	} else if !o.AllowNonLoopback && !isLoopbackHost(host) {
+		problems = append(problems, &OptionError{Field: "Addr", Err: ErrNotLoopback,
+			Reason: fmt.Sprintf("%q is not a loopback address (set AllowNonLoopback to permit it)", o.Addr)})
 	}
 	if o.TokenLifetime == 0 {
 		o.TokenLifetime = defaultTokenLifetime

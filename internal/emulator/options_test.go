@@ -42,6 +42,7 @@ func TestGivenIdentityIsUsed(t *testing.T) {
 
 func TestUnusableOptionsAreAllReported(t *testing.T) {
 	_, err := Start(context.Background(), Options{
+		Addr:             "0.0.0.0:0",
 		TokenLifetime:    time.Millisecond,
 		Audience:         "aud\nience",
 		RequestToken:     secret.New("tok\r\nen"),
@@ -54,12 +55,15 @@ func TestUnusableOptionsAreAllReported(t *testing.T) {
 	for _, oe := range OptionErrors(err) {
 		fields = append(fields, oe.Field)
 	}
-	want := []string{"TokenLifetime", "Audience", "RequestToken", "FederationRuleID", "OrganizationID", "ServiceAccountID"}
+	want := []string{"Addr", "TokenLifetime", "Audience", "RequestToken", "FederationRuleID", "OrganizationID", "ServiceAccountID"}
 	if !slices.Equal(fields, want) {
 		t.Errorf("OptionErrors name %q, want %q", fields, want)
 	}
 	if _, ok := errors.AsType[*OptionError](err); !ok {
 		t.Errorf("%v is not an *OptionError", err)
+	}
+	if !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("%v does not wrap ErrNotLoopback", err)
 	}
 	if strings.Contains(err.Error(), "tok\r\nen") {
 		t.Error("the error holds the request token")
