@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"extauthz/internal/authz"
+	"extauthz/internal/config"
+	"extauthz/internal/echo"
+	"extauthz/internal/emulator"
+	"extauthz/internal/service"
+)
+
+// logger writes JSON logs at debug level into the suite's recorder.
+func logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// startEmulator runs the local emulator for one test, minting tokens that
+// live lifetime.
+func startEmulator(t *testing.T, lifetime time.Duration) *emulator.Emulator {
+	t.Helper()
+	emu, err := emulator.Start(context.Background(), emulator.Options{TokenLifetime: lifetime, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	logs.Remember(emu.Env()["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
+	return emu
+}
+
+// composeHosts is EXTAUTHZ_ALLOWED_HOSTS of the compose stack: only
+// requests addressed to the published port get the credential.
+const composeHosts = "localhost,127.0.0.1"
+
+// authzService is the service as `serve` wires it, on a loopback port.
+type authzService struct {
+	conn *grpc.ClientConn
+}
+
+// startService loads env as `serve` would (gRPC on 127.0.0.1:0, no HTTP
+// listener) and runs the service until the test ends.
+func startService(t *testing.T, env map[string]string) *authzService {
+	t.Helper()
+	env = maps.Clone(env)
+	env["EXTAUTHZ_GRPC_ADDR"], env["EXTAUTHZ_HTTP_ADDR"], env["EXTAUTHZ_LOG_LEVEL"] = "127.0.0.1:0", "off", "debug"
+	cfg, err := config.Load(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	svc, err := service.New(context.Background(), cfg, service.Options{
+		Logger: logger(), Version: "e2e", Lookup: func(string) (string, bool) { return "", false },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	conn, err := grpc.NewClient("passthrough:///"+svc.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("service stopped with %v", err)
+		}
+	})
+	return &authzService{conn: conn}
+}
+
+// waitHealth blocks until grpc.health.v1 reports want for ext_authz.
+func (s *authzService) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_ServingStatus) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard, not an assertion
+	defer cancel()
+	stream, err := healthpb.NewHealthClient(s.conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: authz.ServiceName}, grpc.WaitForReady(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("waiting for %v: %v", want, err)
+		}
+		if resp.GetStatus() == want {
+			return
+		}
+	}
+}
+
+// seen is one request as the upstream received it, credentials and all.
+type seen struct {
+	host   string
+	header http.Header
+}
+
+// upstream is the echo handler on httptest, recording the raw requests it
+// answers so that tests can check the credential itself.
+type upstream struct {
+	srv *httptest.Server
+	mu  sync.Mutex
+	got []seen
+}
+
+func startUpstream(t *testing.T) *upstream {
+	t.Helper()
+	u := &upstream{}
+	reply := echo.Handler()
+	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u.mu.Lock()
+		u.got = append(u.got, seen{host: r.Host, header: r.Header.Clone()})
+		u.mu.Unlock()
+		reply.ServeHTTP(w, r)
+	}))
+	t.Cleanup(u.srv.Close)
+	return u
+}
+
+// requests returns what the upstream has received so far and forgets it.
+func (u *upstream) requests() []seen {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	got := u.got
+	u.got = nil
+	return got
+}
