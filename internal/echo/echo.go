@@ -9,7 +9,10 @@ package echo
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"extauthz/internal/secret"
@@ -42,20 +45,43 @@ func Describe(r *http.Request) Reply {
 }
 
 // Handler answers every request, whatever its method or path, with 200 and
-// its Reply as indented JSON. It does not read the request body.
+// its Reply as JSON laid out for a terminal: one line per field and per
+// header. It does not read the request body.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body bytes.Buffer
-		enc := json.NewEncoder(&body)
-		enc.SetEscapeHTML(false) // keep <, > and & readable in a terminal
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(Describe(r)); err != nil {
-			// A Reply is strings only; this cannot fail.
-			http.Error(w, "echo: encode reply: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		w.Write(body.Bytes())
+		w.Write(Describe(r).format())
 	})
+}
+
+// format writes the reply as indented JSON with each header's values on one
+// line, names sorted, and <, > and & left as they are.
+func (r Reply) format() []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "{\n  \"method\": %s,\n  \"path\": %s,\n  \"host\": %s,\n  \"headers\": {",
+		jsonText(r.Method), jsonText(r.Path), jsonText(r.Host))
+	for i, name := range slices.Sorted(maps.Keys(r.Headers)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "\n    %s: %s", jsonText(name), jsonText(r.Headers[name]))
+	}
+	if len(r.Headers) > 0 {
+		b.WriteString("\n  ")
+	}
+	b.WriteString("}\n}\n")
+	return b.Bytes()
+}
+
+// jsonText is v (a string or a []string) as compact JSON without HTML
+// escaping.
+func jsonText(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic("echo: " + err.Error()) // strings always encode
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }

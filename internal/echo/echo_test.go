@@ -46,8 +46,8 @@ func TestHandlerDescribesTheRequest(t *testing.T) {
 	if leaks := leakcheck.Find(string(body), token, apiKey); len(leaks) > 0 {
 		t.Fatalf("the reply holds credentials: %v", leaks)
 	}
-	if !strings.Contains(string(body), `"x-note": [`+"\n"+`      "a<b & c>d"`) {
-		t.Errorf("the reply is not indented JSON with <, > and & as they are:\n%s", body)
+	if !strings.Contains(string(body), "\n    \"x-note\": [\"a<b & c>d\"]") {
+		t.Errorf("the reply does not show a header on one line with <, > and & as they are:\n%s", body)
 	}
 	var got Reply
 	if err := json.Unmarshal(body, &got); err != nil {
@@ -83,5 +83,28 @@ func TestHandlerAnswersAnyMethodAndPath(t *testing.T) {
 		if got.Method != method || got.Path != "/any/where" || got.Host != "echo.local" || len(got.Headers) != 0 {
 			t.Errorf("%s: %+v", method, got)
 		}
+	}
+}
+
+// TestReplyLayout pins the layout the README shows.
+func TestReplyLayout(t *testing.T) {
+	r := Reply{Method: "GET", Path: "/v1/messages", Host: "api.anthropic.com", Headers: map[string][]string{
+		"x-b": {"2", "3"}, "accept": {"*/*"},
+	}}
+	want := `{
+  "method": "GET",
+  "path": "/v1/messages",
+  "host": "api.anthropic.com",
+  "headers": {
+    "accept": ["*/*"],
+    "x-b": ["2","3"]
+  }
+}
+`
+	if got := string(r.format()); got != want {
+		t.Errorf("layout\n%s\nwant\n%s", got, want)
+	}
+	if got := string((Reply{Headers: map[string][]string{}}).format()); !strings.HasSuffix(got, `"headers": {}`+"\n}\n") {
+		t.Errorf("no headers: %s", got)
 	}
 }
