@@ -58,7 +58,9 @@ type Emulator struct {
 	onHang   func(hangEvent) // test hook: a request's progress through a hang
 }
 
-// Start listens on o.Addr and serves until Close is called or ctx is done.
+// Start checks o — every unusable field comes back as an *OptionError,
+// joined, before anything listens — then listens on o.Addr and serves until
+// Close is called or ctx is done.
 func Start(ctx context.Context, o Options) (*Emulator, error) {
 	o, err := o.withDefaults()
 	if err != nil {
