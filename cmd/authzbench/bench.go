@@ -1,0 +1,382 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/proto"
+
+	"extauthz/internal/emulator"
+	"extauthz/internal/loadgen"
+)
+
+// warmupWindow is the recorded tail of a warm-up (Run needs a window; the
+// result is discarded).
+const warmupWindow = 100 * time.Millisecond
+
+// session is one benchmark from build to report.
+type session struct {
+	cfg      *config
+	progress io.Writer
+	servers  map[string]*server
+	request  []byte
+	runs     []runResult
+	notes    []string
+}
+
+// bench runs the whole benchmark and writes the report to stdout.
+func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	started := time.Now()
+	s := &session{cfg: cfg, progress: stderr, servers: map[string]*server{}}
+	rep := &report{cfg: cfg, info: collectSysInfo(), loadStart: loadAverage(), responseBytes: map[string]int{}, peakRSS: map[string]int64{}}
+	rep.command = reproduceCommand(os.Args[1:])
+
+	dir, err := os.MkdirTemp("", "authzbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	l := launch{dir: dir}
+	if l.self, err = os.Executable(); err != nil {
+		return err
+	}
+	needExtauthz := slices.Contains(cfg.servers, serverWIF) || slices.Contains(cfg.servers, serverStatic)
+	if l.extauthz = cfg.extauthzBin; l.extauthz == "" && needExtauthz {
+		s.logf("building ./cmd/extauthz")
+		if l.extauthz, err = buildExtauthz(ctx, dir); err != nil {
+			return err
+		}
+	}
+
+	var emu *emulator.Emulator
+	var watch *exchangeWatch
+	if slices.Contains(cfg.servers, serverWIF) {
+		logFile, err := os.Create(filepath.Join(dir, "emulator.log"))
+		if err != nil {
+			return err
+		}
+		defer logFile.Close()
+		emu, err = emulator.Start(ctx, emulator.Options{TokenLifetime: cfg.tokenLifetime,
+			Logger: slog.New(slog.NewJSONHandler(logFile, nil))})
+		if err != nil {
+			return err
+		}
+		defer emu.Close()
+		l.emulatorEnv = emu.Env()
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		watch = watchExchanges(wctx, func() int { return emu.Stats().Exchanges }, 100*time.Millisecond)
+	}
+
+	if cfg.pin {
+		if err := s.pin(); err != nil {
+			return err
+		}
+		l.pinCPUs = cfg.serverCPUs
+	}
+	l.goEnv, rep.goEnv = serverGoEnv(cfg)
+
+	for _, kind := range cfg.servers {
+		s.logf("starting %s", serverLabels[kind])
+		srv, err := startServer(ctx, kind, l)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		s.servers[kind] = srv
+	}
+
+	req := envoyCheckRequest(cfg.clientBeta)
+	if s.request, err = encodeRequest(req); err != nil {
+		return err
+	}
+	rep.requestBytes, rep.requestHeaders = len(s.request), len(req.GetAttributes().GetRequest().GetHttp().GetHeaders())
+	for _, kind := range cfg.servers {
+		n, err := s.preflight(ctx, kind, req)
+		if err != nil {
+			return err
+		}
+		rep.responseBytes[kind] = n
+	}
+
+	if cfg.warmup > 0 {
+		for _, kind := range cfg.servers {
+			s.logf("warming up %s for %s", serverLabels[kind], cfg.warmup)
+			sh := cfg.shapes[0]
+			if _, err := loadgen.Run(ctx, s.loadOptions(s.servers[kind], sh, 0, cfg.warmup, warmupWindow)); err != nil {
+				return fmt.Errorf("warming up %s: %w", kind, err)
+			}
+		}
+	}
+	for _, sh := range cfg.shapes {
+		for round := range cfg.rounds {
+			for _, kind := range roundOrder(cfg.servers, round) {
+				if err := s.measure(ctx, kind, sh, 0, round, cfg.duration); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	open := shape{name: "open loop", conns: cfg.rateConns}
+	for _, rate := range cfg.rates {
+		for round := range cfg.rounds {
+			for _, kind := range roundOrder(cfg.servers, round) {
+				if err := s.measure(ctx, kind, open, rate, round, cfg.rateDuration); err != nil {
+					return err
+				}
+			}
+		}
+	}
+
+	for kind, srv := range s.servers {
+		if rss, err := peakRSS(srv.pid); err == nil {
+			rep.peakRSS[kind] = rss
+		}
+	}
+	if emu != nil {
+		rep.exchanges = s.exchangeSummary(ctx, emu, watch)
+	}
+	rep.runs, rep.notes = s.runs, s.notes
+	rep.loadEnd, rep.elapsed = loadAverage(), time.Since(started)
+
+	rep.write(stdout)
+	if cfg.markdownPath != "" {
+		if err := writeFile(cfg.markdownPath, rep.write); err != nil {
+			return err
+		}
+	}
+	if cfg.svgPath != "" && len(cfg.rates) > 0 {
+		title := "ext_authz Check latency against load"
+		sub := fmt.Sprintf("open loop over %d connections; hollow: closed-loop maximum (%s); %s, %d CPUs",
+			cfg.rateConns, cfg.shapes[0], rep.info.cpuModel, rep.info.cpus)
+		err := writeFile(cfg.svgPath, func(w io.Writer) {
+			if err := writeSVG(w, title, sub, rep.plotSeries()); err != nil {
+				s.logf("writing the plot: %v", err)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		s.logf("wrote %s", cfg.svgPath)
+	}
+	return nil
+}
+
+// reproduceCommand is the command line that repeats this run, each
+// argument quoted for a POSIX shell where it needs it.
+func reproduceCommand(args []string) string {
+	parts := []string{"go", "run", "./cmd/authzbench"}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`*?[]{}()<>|&;#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// writeFile creates path (and its directory) and fills it with write.
+func writeFile(path string, write func(io.Writer)) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	write(f)
+	return f.Close()
+}
+
+func (s *session) logf(format string, args ...any) {
+	fmt.Fprintf(s.progress, "authzbench: "+format+"\n", args...)
+}
+
+// pin moves this process (the load generator) onto the load CPUs, after
+// checking that every CPU named is available.
+func (s *session) pin() error {
+	if !pinningSupported {
+		return errors.New("pinning is not supported here; run with -pin=false")
+	}
+	avail, err := affinity(0)
+	if err != nil {
+		return err
+	}
+	for _, cpu := range append(slices.Clone(s.cfg.serverCPUs), s.cfg.loadCPUs...) {
+		if !slices.Contains(avail, cpu) {
+			return fmt.Errorf("CPU %d is not available to this process (available: %s); choose others with -server-cpus and -load-cpus, or -pin=false", cpu, cpuListString(avail))
+		}
+	}
+	return pinSelf(s.cfg.loadCPUs)
+}
+
+// serverGoEnv is the Go runtime environment every server gets, and a
+// description of it for the report.
+func serverGoEnv(cfg *config) ([]string, string) {
+	var env, desc []string
+	if cfg.serverProcs > 0 {
+		env = append(env, fmt.Sprintf("GOMAXPROCS=%d", cfg.serverProcs))
+		desc = append(desc, fmt.Sprintf("GOMAXPROCS=%d", cfg.serverProcs))
+	} else {
+		desc = append(desc, fmt.Sprintf("GOMAXPROCS default (%d)", runtime.NumCPU()))
+	}
+	if cfg.gogc != "" {
+		env = append(env, "GOGC="+cfg.gogc)
+		desc = append(desc, "GOGC="+cfg.gogc)
+	} else {
+		desc = append(desc, "GOGC unset (100)")
+	}
+	if cfg.gomemlimit != "" {
+		env = append(env, "GOMEMLIMIT="+cfg.gomemlimit)
+		desc = append(desc, "GOMEMLIMIT="+cfg.gomemlimit)
+	} else {
+		desc = append(desc, "GOMEMLIMIT unset")
+	}
+	return env, strings.Join(desc, ", ") + " (as set in the environment; a binary may change its own at run time)"
+}
+
+// preflight sends one typed Check to a server and verifies the whole
+// response before any load, then that the cheap check used under load
+// agrees. It returns the response's size.
+func (s *session) preflight(ctx context.Context, kind string, req *authv3.CheckRequest) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := authv3.NewAuthorizationClient(s.servers[kind].conn).Check(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("preflight Check on %s: %w", kind, err)
+	}
+	beta := "oauth-2025-04-20"
+	if s.cfg.clientBeta && kind == serverWIF {
+		beta = clientBeta + "," + beta
+	}
+	switch kind {
+	case serverStatic:
+		err = checkShape(resp, "x-api-key", "sk-ant-api03-", "authorization", "")
+	default:
+		err = checkShape(resp, "authorization", "Bearer sk-ant-oat01-", "x-api-key", beta)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("preflight Check on %s: %w", kind, err)
+	}
+	b, err := proto.Marshal(resp)
+	if err != nil {
+		return 0, err
+	}
+	if err := checkOK(b); err != nil {
+		return 0, fmt.Errorf("preflight on %s: the load-time check rejects a good response: %w", kind, err)
+	}
+	return len(b), nil
+}
+
+// loadOptions is one run's load against srv.
+func (s *session) loadOptions(srv *server, sh shape, rate float64, settle, window time.Duration) loadgen.Options {
+	o := loadgen.Options{Addr: srv.grpcAddr, Method: checkMethod, Request: s.request, Check: checkOK,
+		Client: s.cfg.client, Conns: sh.conns, Rate: rate, Settle: settle, Duration: window}
+	if rate == 0 {
+		o.InFlight = sh.inFlight
+	}
+	return o
+}
+
+// measure runs one window against one server and records it.
+func (s *session) measure(ctx context.Context, kind string, sh shape, rate float64, round int, window time.Duration) error {
+	srv := s.servers[kind]
+	before, _, err := srv.exchanges(ctx)
+	if err != nil {
+		return fmt.Errorf("%s /metrics: %w", kind, err)
+	}
+	var cpu0, cpu1 time.Duration
+	var cpuErr error
+	o := s.loadOptions(srv, sh, rate, s.cfg.settle, window)
+	o.WindowStart = func() { cpu0, cpuErr = processCPU(srv.pid) }
+	o.WindowEnd = func() {
+		var err error
+		if cpu1, err = processCPU(srv.pid); cpuErr == nil {
+			cpuErr = err
+		}
+	}
+	res, err := loadgen.Run(ctx, o)
+	if err != nil {
+		return fmt.Errorf("%s, %s: %w", kind, describeLoad(sh, rate), err)
+	}
+	if cpuErr != nil {
+		return fmt.Errorf("%s: reading its CPU time: %w", kind, cpuErr)
+	}
+	if !srv.alive() {
+		return fmt.Errorf("%s exited during the run:\n%s", kind, srv.logTail(20))
+	}
+	after, _, err := srv.exchanges(ctx)
+	if err != nil {
+		return fmt.Errorf("%s /metrics: %w", kind, err)
+	}
+	rss, err := peakRSS(srv.pid)
+	if err != nil {
+		return err
+	}
+	r := runResult{server: kind, shape: sh, rate: rate, round: round, res: res, serverCPU: cpu1 - cpu0,
+		peakRSS: rss, exchanges: after - before}
+	r.genShare = generatorShare(res.CPU, r.serverCPU, res.Elapsed, s.cfg.pin, len(s.cfg.loadCPUs), runtime.NumCPU())
+	s.runs = append(s.runs, r)
+
+	s.logf("%-28s %-22s round %d: %8.0f req/s  p50 %-9s p99 %-9s p99.9 %-9s server %s/req  generator %s/req (%.0f %%)  errors %d  exchanges %d",
+		serverLabels[kind], describeLoad(sh, rate), round+1, r.rps(), fmtLatency(float64(r.quantile(0.5))),
+		fmtLatency(float64(r.quantile(0.99))), fmtLatency(float64(r.quantile(0.999))),
+		fmtLatency(float64(r.serverCPUPerRequest())), fmtLatency(float64(res.CPUPerRequest())), r.genShare*100,
+		res.Errors, r.exchanges)
+	if res.Errors > 0 {
+		s.note(fmt.Sprintf("%s, %s: %d failed responses, first: %v", serverLabels[kind], describeLoad(sh, rate), res.Errors, res.FirstError))
+	}
+	if res.Dropped > 0 {
+		s.note(fmt.Sprintf("%s, %s: %d requests dropped: the server was far behind the offered rate", serverLabels[kind], describeLoad(sh, rate), res.Dropped))
+	}
+	if r.genShare > maxGeneratorShare {
+		s.note(fmt.Sprintf("%s, %s, round %d: the load generator used %.0f %% of its CPU budget, so this run may measure the generator rather than the server",
+			serverLabels[kind], describeLoad(sh, rate), round+1, r.genShare*100))
+	}
+	return nil
+}
+
+// note records a warning for the report and shows it at once.
+func (s *session) note(text string) {
+	s.logf("WARNING: %s", text)
+	s.notes = append(s.notes, text)
+}
+
+func describeLoad(sh shape, rate float64) string {
+	if rate > 0 {
+		return fmt.Sprintf("%s/s over %d conns", fmtRate(rate), sh.conns)
+	}
+	return sh.String()
+}
+
+// exchangeSummary gathers what extauthz and the emulator say about token
+// exchanges over the whole session.
+func (s *session) exchangeSummary(ctx context.Context, emu *emulator.Emulator, watch *exchangeWatch) *exchangeSummary {
+	e := &exchangeSummary{lifetime: s.cfg.tokenLifetime, minted: emu.Stats().Exchanges}
+	if success, attempts, err := s.servers[serverWIF].exchanges(ctx); err == nil {
+		e.success, e.attempts = success, attempts
+	} else {
+		s.note(fmt.Sprintf("could not read extauthz WIF's exchange counter at the end: %v", err))
+	}
+	times := watch.snapshot()
+	if len(times) > 0 {
+		e.span = time.Since(times[0])
+	}
+	e.gap = minGap(times)
+	for _, r := range s.runs {
+		if r.server == serverWIF {
+			e.checks += r.res.Requests
+		}
+	}
+	return e
+}

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// moduleRoot is the directory of the go.mod governing the working
+// directory; it must be extauthz's.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Path}} {{.Dir}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the module (run from the extauthz repository, or pass -extauthz): %w", err)
+	}
+	path, dir, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
+	if path != "extauthz" {
+		return "", fmt.Errorf("the module here is %q, not extauthz (run from the repository, or pass -extauthz)", path)
+	}
+	return dir, nil
+}
+
+// buildExtauthz builds ./cmd/extauthz of the module into dir, so that the
+// benchmark measures the code as it is now.
+func buildExtauthz(ctx context.Context, dir string) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "extauthz")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/extauthz")
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/extauthz: %w\n%s", err, stderr.String())
+	}
+	return bin, nil
+}

@@ -1,0 +1,369 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// Acceptance thresholds of issue #4.
+const (
+	wantThroughputRatio = 1.3
+	goalThroughputRatio = 1.5
+	wantP99At1k         = time.Millisecond
+	wantPeakRSS         = 40 << 20
+	maxGeneratorShare   = 0.7
+	acceptanceRate      = 1000
+)
+
+// serverColors colour the plot.
+var serverColors = map[string]string{serverWIF: "#1f77b4", serverStatic: "#2ca02c", serverBaseline: "#d62728"}
+
+// report is everything a run of the benchmark found, ready to print.
+type report struct {
+	cfg                *config
+	info               sysInfo
+	command            string
+	loadStart, loadEnd string
+	elapsed            time.Duration
+	requestBytes       int
+	requestHeaders     int
+	responseBytes      map[string]int
+	runs               []runResult
+	peakRSS            map[string]int64 // VmHWM at the end
+	exchanges          *exchangeSummary // nil without a WIF server
+	goEnv              string           // the servers' Go runtime settings, as text
+	notes              []string         // warnings found while running
+}
+
+// write prints the report as Markdown.
+func (r *report) write(w io.Writer) {
+	c := r.cfg
+	fmt.Fprintf(w, "### extauthz against a default grpc-go ext_authz server\n\n")
+	fmt.Fprintf(w, "- Machine: %s, %d CPUs, Linux %s; %s, grpc-go %s, go-control-plane/envoy %s.\n",
+		r.info.cpuModel, r.info.cpus, r.info.kernel, r.info.goVersion, r.info.grpcVersion, r.info.envoyVersion)
+	fmt.Fprintf(w, "- Load average (1/5/15 min): %s at the start, %s at the end; the run took %s.\n", r.loadStart, r.loadEnd, r.elapsed.Round(time.Second))
+	if c.pin {
+		fmt.Fprintf(w, "- Pinning: servers on CPU %s, load generator on CPU %s (GOMAXPROCS=%d). Servers: %s.\n",
+			cpuListString(c.serverCPUs), cpuListString(c.loadCPUs), len(c.loadCPUs), r.goEnv)
+	} else {
+		fmt.Fprintf(w, "- No pinning: servers and load generator share every CPU. Servers: %s.\n", r.goEnv)
+	}
+	beta := "no client anthropic-beta"
+	if c.clientBeta {
+		beta = "client anthropic-beta " + clientBeta
+	}
+	fmt.Fprintf(w, "- Request: a %d-byte Envoy CheckRequest, %d header entries (%s). OK responses: %s.\n",
+		r.requestBytes, r.requestHeaders, beta, r.responseSizes())
+	fmt.Fprintf(w, "- Method: %s load client over loopback; each server in its own process, warmed up for %s after start; %s, servers alternating (order rotated each round); every run loads for %s unrecorded, then measures %s (closed loop) or %s (open loop).\n\n",
+		clientName(c), c.warmup, plural(c.rounds, "round"), c.settle, c.duration, c.rateDuration)
+
+	for _, sh := range c.shapes {
+		r.writeShape(w, sh)
+	}
+	if len(c.rates) > 0 {
+		r.writeCurve(w)
+	}
+	if r.exchanges != nil {
+		r.writeExchanges(w)
+	}
+	r.writeAcceptance(w)
+	for _, n := range r.notes {
+		fmt.Fprintf(w, "> **Note:** %s\n\n", n)
+	}
+	fmt.Fprintf(w, "Reproduce: `%s`\n", r.command)
+}
+
+func clientName(c *config) string {
+	if c.client == "grpc" {
+		return "grpc-go (byte-passing CodecV2)"
+	}
+	return "raw HTTP/2 (pre-encoded frames)"
+}
+
+func (r *report) responseSizes() string {
+	var parts []string
+	for _, s := range r.cfg.servers {
+		if n, ok := r.responseBytes[s]; ok {
+			parts = append(parts, fmt.Sprintf("%s %d B", serverLabels[s], n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// closedRuns are the closed-loop runs of server in shape sh.
+func (r *report) closedRuns(server string, sh shape) []runResult {
+	return filterRuns(r.runs, server, func(x runResult) bool { return x.closedLoop() && x.shape == sh })
+}
+
+// openRuns are the open-loop runs of server at rate.
+func (r *report) openRuns(server string, rate float64) []runResult {
+	return filterRuns(r.runs, server, func(x runResult) bool { return x.rate == rate })
+}
+
+// Metric extractors, each in the unit the table prints.
+var (
+	mRPS    = func(x runResult) float64 { return x.rps() }
+	mP50    = func(x runResult) float64 { return float64(x.quantile(0.50)) }
+	mP99    = func(x runResult) float64 { return float64(x.quantile(0.99)) }
+	mP999   = func(x runResult) float64 { return float64(x.quantile(0.999)) }
+	mCPU    = func(x runResult) float64 { return float64(x.serverCPUPerRequest()) }
+	mGenCPU = func(x runResult) float64 { return float64(x.res.CPUPerRequest()) }
+	mShare  = func(x runResult) float64 { return x.genShare }
+	mRSS    = func(x runResult) float64 { return float64(x.peakRSS) }
+)
+
+func (r *report) writeShape(w io.Writer, sh shape) {
+	fmt.Fprintf(w, "#### %s: %d connections × %d in flight, closed loop\n\n", sh.name, sh.conns, sh.inFlight)
+	fmt.Fprintln(w, "| server | requests/s | p50 | p99 | p99.9 | server CPU per request | peak RSS | errors | token exchanges |")
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+	var all []runResult
+	for _, s := range r.cfg.servers {
+		runs := r.closedRuns(s, sh)
+		all = append(all, runs...)
+		errs, exch := uint64(0), 0
+		for _, x := range runs {
+			errs += x.res.Errors
+			exch += x.exchanges
+		}
+		exText := "–"
+		if s == serverWIF {
+			exText = fmt.Sprintf("%d", exch)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", serverLabels[s],
+			fmtSpread(spreadBy(runs, mRPS), fmtRate), fmtSpread(spreadBy(runs, mP50), fmtLatency),
+			fmtSpread(spreadBy(runs, mP99), fmtLatency), fmtSpread(spreadBy(runs, mP999), fmtLatency),
+			fmtLatency(spreadBy(runs, mCPU).med), fmtBytes(spreadBy(runs, mRSS).hi), errs, exText)
+	}
+	for _, s := range []string{serverWIF, serverStatic} {
+		if !r.has(s) || !r.has(serverBaseline) {
+			continue
+		}
+		a, b := r.closedRuns(s, sh), r.closedRuns(serverBaseline, sh)
+		rt := func(f func(runResult) float64) string {
+			return fmtRatio(ratio(spreadBy(a, f).med, spreadBy(b, f).med))
+		}
+		fmt.Fprintf(w, "| **%s ÷ baseline** | **%s** | %s | %s | %s | %s | %s | | |\n", serverLabels[s],
+			rt(mRPS), rt(mP50), rt(mP99), rt(mP999), rt(mCPU), fmtRatio(ratio(spreadBy(a, mRSS).hi, spreadBy(b, mRSS).hi)))
+	}
+	gen, share := spreadBy(all, mGenCPU), spreadBy(all, mShare)
+	fmt.Fprintf(w, "\nMedian of %s (min–max). Peak RSS is VmHWM after the run. Load generator: %s of CPU per request (median), at most %.0f %% of its CPU budget.\n\n",
+		plural(r.cfg.rounds, "round"), fmtLatency(gen.med), share.hi*100)
+}
+
+func (r *report) writeCurve(w io.Writer) {
+	c := r.cfg
+	fmt.Fprintf(w, "#### Latency against load: open loop over %d connections\n\n", c.rateConns)
+	fmt.Fprint(w, "| offered requests/s |")
+	for _, s := range c.servers {
+		fmt.Fprintf(w, " %s p50 / p99 |", serverLabels[s])
+	}
+	fmt.Fprint(w, "\n|--:|")
+	for range c.servers {
+		fmt.Fprint(w, "--:|")
+	}
+	fmt.Fprintln(w)
+	for _, rate := range c.rates {
+		fmt.Fprintf(w, "| %s |", fmtRate(rate))
+		for _, s := range c.servers {
+			runs := r.openRuns(s, rate)
+			cell := fmt.Sprintf("%s / %s", fmtLatency(spreadBy(runs, mP50).med), fmtLatency(spreadBy(runs, mP99).med))
+			if got := spreadBy(runs, mRPS).med; got < 0.97*rate {
+				cell += fmt.Sprintf(" (served %s/s)", fmtRate(got))
+			}
+			fmt.Fprintf(w, " %s |", cell)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(c.shapes) > 0 {
+		sh := c.shapes[0]
+		fmt.Fprintf(w, "| closed-loop maximum (%s) |", sh.name)
+		for _, s := range c.servers {
+			runs := r.closedRuns(s, sh)
+			fmt.Fprintf(w, " %s/s: %s / %s |", fmtRate(spreadBy(runs, mRPS).med),
+				fmtLatency(spreadBy(runs, mP50).med), fmtLatency(spreadBy(runs, mP99).med))
+		}
+		fmt.Fprintln(w)
+	}
+	var all []runResult
+	for _, x := range r.runs {
+		if !x.closedLoop() {
+			all = append(all, x)
+		}
+	}
+	lag := spreadBy(all, func(x runResult) float64 { return float64(x.res.Lag.Quantile(0.99)) })
+	fmt.Fprintf(w, "\nMedians of %s of %s. Latency is measured from the moment a request is written; the pacer sends in ticks (≤ 1 ms, ≥ 200 µs apart), p99 of its lateness against the schedule: %s (worst run).", plural(c.rounds, "round"), c.rateDuration, fmtLatency(lag.hi))
+	if c.svgPath != "" {
+		fmt.Fprintf(w, " Plot: `%s`.", c.svgPath)
+	}
+	fmt.Fprint(w, "\n\n")
+}
+
+func (r *report) writeExchanges(w io.Writer) {
+	e := r.exchanges
+	lo, hi := expectedExchanges(e.span, e.lifetime)
+	fmt.Fprintf(w, "#### Token exchanges (extauthz WIF, tokens living %s)\n\n", e.lifetime)
+	fmt.Fprintf(w, "%d exchanges over %s (first token to end), while the server answered %s Checks in measured windows alone; the refresh policy (one exchange 50–60 %% into each token's life) predicts %d–%d. extauthz counted %d successful exchanges of %d attempts; the emulator minted %d tokens. Shortest time between two exchanges: %s (the policy's floor is %s).\n\n",
+		e.minted, e.span.Round(time.Second), fmtCount(e.checks), lo, hi, e.success, e.attempts, e.minted, e.gap.Round(100*time.Millisecond), e.lifetime/2)
+}
+
+// has reports whether server was run.
+func (r *report) has(server string) bool {
+	for _, s := range r.cfg.servers {
+		if s == server {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *report) writeAcceptance(w io.Writer) {
+	fmt.Fprintln(w, "#### Acceptance (issue #4)")
+	fmt.Fprintln(w)
+	check := func(ok bool, format string, args ...any) {
+		mark, verdict := "x", ""
+		if !ok {
+			mark, verdict = " ", " — **FAIL**"
+		}
+		fmt.Fprintf(w, "- [%s] %s%s\n", mark, fmt.Sprintf(format, args...), verdict)
+	}
+	c := r.cfg
+	if r.has(serverWIF) && r.has(serverBaseline) && len(c.shapes) > 0 {
+		sh := c.shapes[0]
+		a, b := r.closedRuns(serverWIF, sh), r.closedRuns(serverBaseline, sh)
+		tr := ratio(spreadBy(a, mRPS).med, spreadBy(b, mRPS).med)
+		goal := "goal 1.5× met"
+		if !(tr >= goalThroughputRatio) {
+			goal = "goal 1.5× not met"
+		}
+		check(tr >= wantThroughputRatio, "%s requests/s, extauthz WIF ÷ baseline: %s (≥ 1.3×; %s)", sh.name, fmtRatio(tr), goal)
+		pa, pb := spreadBy(a, mP99).med, spreadBy(b, mP99).med
+		check(pa <= pb, "%s p99: extauthz WIF %s, baseline %s (no worse)", sh.name, fmtLatency(pa), fmtLatency(pb))
+	}
+	if has1k := func() bool {
+		for _, rate := range c.rates {
+			if rate == acceptanceRate {
+				return true
+			}
+		}
+		return false
+	}(); has1k {
+		for _, s := range []string{serverWIF, serverStatic} {
+			if r.has(s) {
+				p := spreadBy(r.openRuns(s, acceptanceRate), mP99).med
+				check(p < float64(wantP99At1k), "p99 at 1,000 requests/s, %s: %s (< 1 ms)", serverLabels[s], fmtLatency(p))
+			}
+		}
+	}
+	for _, s := range []string{serverWIF, serverStatic} {
+		if rss, ok := r.peakRSS[s]; ok {
+			check(rss < wantPeakRSS, "peak RSS under load, %s: %s (< 40 MiB)", serverLabels[s], fmtBytes(float64(rss)))
+		}
+	}
+	if e := r.exchanges; e != nil {
+		lo, hi := expectedExchanges(e.span, e.lifetime)
+		ok := e.minted >= lo && e.minted <= hi && e.success == e.minted && (e.minted < 2 || e.gap >= e.lifetime/2-time.Second)
+		check(ok, "token exchanges follow the refresh schedule, not the load: %d in %s (policy %d–%d), one per token generation, none closer than %s", e.minted, e.span.Round(time.Second), lo, hi, e.gap.Round(100*time.Millisecond))
+	}
+	var errs uint64
+	worst := 0.0
+	for _, x := range r.runs {
+		errs += x.res.Errors
+		worst = max(worst, x.genShare)
+	}
+	check(errs == 0, "every response was an OK CheckResponse (%d errors)", errs)
+	check(worst <= maxGeneratorShare, "the load generator stayed below 70 %% of its CPU budget in every run (worst %.0f %%)", worst*100)
+	fmt.Fprintln(w)
+}
+
+// plotSeries turns the runs into one curve per server: the open-loop rates
+// at their offered load, and the first shape's closed-loop maximum.
+func (r *report) plotSeries() []plotSeries {
+	var out []plotSeries
+	for _, s := range r.cfg.servers {
+		ps := plotSeries{name: serverLabels[s], color: serverColors[s]}
+		for _, rate := range r.cfg.rates {
+			runs := r.openRuns(s, rate)
+			ps.points = append(ps.points, plotPoint{load: rate,
+				p50: time.Duration(spreadBy(runs, mP50).med), p99: time.Duration(spreadBy(runs, mP99).med)})
+		}
+		if len(r.cfg.shapes) > 0 {
+			runs := r.closedRuns(s, r.cfg.shapes[0])
+			ps.points = append(ps.points, plotPoint{load: spreadBy(runs, mRPS).med, closed: true,
+				p50: time.Duration(spreadBy(runs, mP50).med), p99: time.Duration(spreadBy(runs, mP99).med)})
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// fmtSpread prints "median (min–max)" with one formatter.
+func fmtSpread(s spread, f func(float64) string) string {
+	if math.IsNaN(s.med) {
+		return "–"
+	}
+	if s.lo == s.hi {
+		return f(s.med)
+	}
+	return fmt.Sprintf("%s (%s–%s)", f(s.med), f(s.lo), f(s.hi))
+}
+
+// fmtRate prints requests/s: 950, 9,500, 45.1k.
+func fmtRate(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "–"
+	case v >= 10_000:
+		return fmt.Sprintf("%.1fk", v/1000)
+	}
+	return fmtCount(uint64(math.Round(v)))
+}
+
+// fmtCount prints an integer with thousands separators.
+func fmtCount(n uint64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// fmtLatency prints nanoseconds as µs below a millisecond and ms above, to
+// three significant digits.
+func fmtLatency(ns float64) string {
+	switch {
+	case math.IsNaN(ns):
+		return "–"
+	case ns >= 1e9:
+		return fmt.Sprintf("%.3g s", ns/1e9)
+	case ns >= 1e6:
+		return fmt.Sprintf("%.3g ms", ns/1e6)
+	}
+	return fmt.Sprintf("%.3g µs", ns/1e3)
+}
+
+// fmtBytes prints MiB.
+func fmtBytes(b float64) string {
+	if math.IsNaN(b) {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f MiB", b/(1<<20))
+}
+
+// plural writes "1 round", "3 rounds".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// fmtRatio prints 1.65×.
+func fmtRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", v)
+}

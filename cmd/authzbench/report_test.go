@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"extauthz/internal/loadgen"
+)
+
+// fakeRun is a run whose every latency is lat and which served rps for 1 s.
+func fakeRun(server string, sh shape, rate float64, round int, rps float64, lat time.Duration) runResult {
+	h := new(loadgen.Histogram)
+	for range 100 {
+		h.Record(lat)
+	}
+	n := uint64(rps)
+	return runResult{server: server, shape: sh, rate: rate, round: round,
+		res:       loadgen.Result{Requests: n, Elapsed: time.Second, Latency: h, Lag: new(loadgen.Histogram), CPU: time.Duration(n) * 4 * time.Microsecond},
+		serverCPU: time.Duration(n) * 20 * time.Microsecond, peakRSS: 20 << 20, genShare: 0.3}
+}
+
+func testReport(t *testing.T, wifRPS float64, wifP99At1k time.Duration) *report {
+	t.Helper()
+	cfg, err := parseConfig([]string{"-rates", "1000", "-shapes", "sidecar=2x32"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, open := cfg.shapes[0], shape{name: "open loop", conns: 2}
+	r := &report{cfg: cfg, info: sysInfo{cpuModel: "Test CPU", cpus: 2}, command: "go run ./cmd/authzbench",
+		responseBytes: map[string]int{serverWIF: 146, serverStatic: 138, serverBaseline: 146},
+		peakRSS:       map[string]int64{serverWIF: 22 << 20, serverStatic: 21 << 20, serverBaseline: 18 << 20},
+		exchanges:     &exchangeSummary{lifetime: 20 * time.Second, success: 13, attempts: 13, minted: 13, span: 130 * time.Second, gap: 10500 * time.Millisecond, checks: 5_000_000}}
+	for round := range 3 {
+		r.runs = append(r.runs,
+			fakeRun(serverWIF, sh, 0, round, wifRPS+float64(round)*100, 600*time.Microsecond),
+			fakeRun(serverStatic, sh, 0, round, 44_000, 600*time.Microsecond),
+			fakeRun(serverBaseline, sh, 0, round, 30_000, 900*time.Microsecond),
+			fakeRun(serverWIF, open, 1000, round, 1000, wifP99At1k),
+			fakeRun(serverStatic, open, 1000, round, 1000, 150*time.Microsecond),
+			fakeRun(serverBaseline, open, 1000, round, 1000, 180*time.Microsecond))
+	}
+	return r
+}
+
+func TestReportPasses(t *testing.T) {
+	var buf bytes.Buffer
+	testReport(t, 45_000, 150*time.Microsecond).write(&buf)
+	out := buf.String()
+	assertContains(t, out,
+		"#### sidecar: 2 connections × 32 in flight, closed loop",
+		"| extauthz WIF | 45.1k (45.0k–45.2k) | 600 µs |",
+		"| **extauthz WIF ÷ baseline** | **1.50×** | 0.67× |",
+		"| 1,000 | 150 µs / 150 µs |",
+		"| closed-loop maximum (sidecar) | 45.1k/s",
+		"- [x] sidecar requests/s, extauthz WIF ÷ baseline: 1.50× (≥ 1.3×; goal 1.5× met)",
+		"- [x] p99 at 1,000 requests/s, extauthz WIF: 150 µs (< 1 ms)",
+		"- [x] peak RSS under load, extauthz WIF: 22.0 MiB (< 40 MiB)",
+		"- [x] token exchanges follow the refresh schedule, not the load: 13 in 2m10s (policy 11–14)",
+		"Reproduce: `go run ./cmd/authzbench`")
+	if strings.Contains(out, "FAIL") {
+		t.Errorf("a passing report says FAIL:\n%s", out)
+	}
+}
+
+func TestReportFails(t *testing.T) {
+	r := testReport(t, 35_000, 2*time.Millisecond)
+	r.exchanges.minted, r.exchanges.gap = 40, time.Second // exchanges following the load
+	r.runs[0].genShare = 0.9
+	var buf bytes.Buffer
+	r.write(&buf)
+	assertContains(t, buf.String(),
+		"1.17× (≥ 1.3×; goal 1.5× not met) — **FAIL**",
+		"extauthz WIF: 2 ms (< 1 ms) — **FAIL**",
+		"none closer than 1s — **FAIL**",
+		"(worst 90 %) — **FAIL**")
+}
+
+// assertContains fails for every wanted line the report lacks.
+func assertContains(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q\n%s", want, out)
+		}
+	}
+}
+
+func TestReportWithOnlyTheBaseline(t *testing.T) {
+	r := testReport(t, 45_000, time.Millisecond)
+	r.cfg.servers = []string{serverBaseline}
+	r.exchanges = nil
+	var buf bytes.Buffer
+	r.write(&buf)
+	if out := buf.String(); strings.Contains(out, "÷ baseline") || strings.Contains(out, "extauthz WIF |") {
+		t.Errorf("a baseline-only report mentions extauthz rows:\n%s", out)
+	}
+	if got := len(r.plotSeries()); got != 1 {
+		t.Errorf("%d plot series, want 1", got)
+	}
+}
+
+func TestPlotSeriesFromRuns(t *testing.T) {
+	ps := testReport(t, 45_000, 150*time.Microsecond).plotSeries()
+	if len(ps) != 3 {
+		t.Fatalf("%d series, want 3", len(ps))
+	}
+	wif := ps[0]
+	if len(wif.points) != 2 || wif.points[0].load != 1000 || !wif.points[1].closed || wif.points[1].load != 45_100 {
+		t.Errorf("WIF points %+v", wif.points)
+	}
+}
+
+func TestFormatters(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{fmtRate(950), "950"}, {fmtRate(9500), "9,500"}, {fmtRate(45_123), "45.1k"}, {fmtRate(math.NaN()), "–"},
+		{fmtCount(1234567), "1,234,567"}, {fmtCount(12), "12"},
+		{fmtLatency(412_000), "412 µs"}, {fmtLatency(1_234_000), "1.23 ms"}, {fmtLatency(2.5e9), "2.5 s"}, {fmtLatency(math.NaN()), "–"},
+		{fmtBytes(18.25 * (1 << 20)), "18.2 MiB"}, {fmtRatio(1.654), "1.65×"}, {fmtRatio(math.Inf(1)), "–"},
+		{fmtSpread(spread{2, 1, 3}, fmtRate), "2 (1–3)"}, {fmtSpread(spread{2, 2, 2}, fmtRate), "2"},
+		{plural(1, "round"), "1 round"}, {plural(3, "round"), "3 rounds"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
