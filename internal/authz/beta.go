@@ -81,3 +81,16 @@ func (b betas) result() string {
 	}
 	return strings.Join(b.items, ",")
 }
+
+// appendResult is result appended to dst, for callers that must not keep
+// the items' strings (the fast path's alias the request bytes).
+func (b betas) appendResult(dst []byte) []byte {
+	b = b.keep(oauthBeta)
+	for i, item := range b.items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, item...)
+	}
+	return dst
+}

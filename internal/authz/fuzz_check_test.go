@@ -14,19 +14,8 @@ import (
 // and without a host list: Check must never panic or fail, and every response
 // must keep the invariants of responseProblems.
 func FuzzCheck(f *testing.F) {
-	for _, name := range requestNames(f) {
-		b, err := proto.Marshal(loadRequest(f, name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
-	servers := []*Server{
-		newTestServer(f, Options{Mode: ModeWIF, Credentials: servable(testToken)}),
-		newTestServer(f, Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: []string{"api.anthropic.com", "::1"}}),
-		newTestServer(f, Options{Mode: ModeStaticKey, Credentials: StaticKey(secret.New(testKey)), AllowedHosts: []string{"api.anthropic.com"}}),
-		newTestServer(f, Options{Mode: ModeWIF, Credentials: notServable(0)}),
-	}
+	addFixtureSeeds(f)
+	servers := fuzzServers(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		req := new(authv3.CheckRequest)
 		if err := proto.Unmarshal(data, req); err != nil {
@@ -42,4 +31,26 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+// addFixtureSeeds adds every fixture request, marshalled, to f's corpus.
+func addFixtureSeeds(f *testing.F) {
+	for _, name := range requestNames(f) {
+		b, err := proto.Marshal(loadRequest(f, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+}
+
+// fuzzServers are servers of both modes, with and without a host list, and
+// one without a credential.
+func fuzzServers(f *testing.F) []*Server {
+	return []*Server{
+		newTestServer(f, Options{Mode: ModeWIF, Credentials: servable(testToken)}),
+		newTestServer(f, Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: []string{"api.anthropic.com", "::1"}}),
+		newTestServer(f, Options{Mode: ModeStaticKey, Credentials: StaticKey(secret.New(testKey)), AllowedHosts: []string{"api.anthropic.com"}}),
+		newTestServer(f, Options{Mode: ModeWIF, Credentials: notServable(0)}),
+	}
 }

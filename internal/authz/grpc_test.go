@@ -18,26 +18,9 @@ import (
 // for an allowed request and for each denial.
 func TestCheckOverGRPC(t *testing.T) {
 	s := newTestServer(t, Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: anthropicOnly})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	gs := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(gs, s)
-	served := make(chan error, 1)
-	go func() { served <- gs.Serve(lis) }()
-	t.Cleanup(func() {
-		gs.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := serve(t, gs)
 	client := authv3.NewAuthorizationClient(conn)
 
 	cases := map[string]codes.Code{
@@ -65,4 +48,28 @@ func TestCheckOverGRPC(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serve runs g on loopback until the test ends and returns a client
+// connection to it.
+func serve(t *testing.T, g *grpc.Server) *grpc.ClientConn {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(lis) }()
+	t.Cleanup(func() {
+		g.Stop()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

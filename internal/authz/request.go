@@ -10,6 +10,25 @@ import (
 // betaHeader is the header Anthropic reads beta flags from.
 const betaHeader = "anthropic-beta"
 
+// request is what decide reads of a CheckRequest, however it was decoded:
+// typedRequest over the generated message, *wireRequest over the fast
+// path's scan of its bytes. The strings may alias a buffer that is reused
+// once the Check returns; copy what must outlive it.
+type request interface {
+	hasHTTP() bool     // attributes.request.http is present
+	id() string        // attributes.request.http.id
+	authority() string // requestAuthority
+}
+
+// typedRequest is a request over the generated message.
+type typedRequest struct {
+	http *authv3.AttributeContext_HttpRequest
+}
+
+func (t typedRequest) hasHTTP() bool     { return t.http != nil }
+func (t typedRequest) id() string        { return t.http.GetId() }
+func (t typedRequest) authority() string { return requestAuthority(t.http) }
+
 // requestBeta merges the client's anthropic-beta values (see mergeBeta) from
 // headers (Envoy comma-merges repeats there, keys lower-case) and then from
 // header_map (encode_raw_headers: one entry per repeat, raw_value bytes).

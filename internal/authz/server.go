@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -39,13 +41,15 @@ type Options struct {
 
 // Server implements envoy.service.auth.v3.Authorization. It is safe for
 // concurrent use; Check takes no lock and writes no shared state except the
-// atomics that rate-limit denial logs.
+// atomics that rate-limit denial logs and the answer of the current
+// credential generation.
 type Server struct {
 	mode     Mode
 	creds    Credentials
 	hosts    hostList
 	log      *slog.Logger
 	observer Observer
+	answer   atomic.Pointer[okAnswer] // of the latest credential generation seen
 
 	// One throttle per kind of log line, so one kind cannot hide another.
 	invalidLog, forbiddenLog, unavailableLog, unusableLog logThrottle
@@ -77,14 +81,39 @@ func NewServer(o Options) (*Server, error) {
 
 // Check answers one ext_authz request. It always returns a CheckResponse and
 // a nil error: denials are responses, so Envoy relays their status and body
-// instead of falling back to status_on_error.
+// instead of falling back to status_on_error. A server registered with
+// Register answers through checkWire instead, with the same decisions.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := time.Now()
-	resp, result := s.decide(ctx, start, req)
-	if s.observer != nil {
-		s.observer.CheckFinished(result, time.Since(start))
+	http := req.GetAttributes().GetRequest().GetHttp()
+	v := s.decide(ctx, start, typedRequest{http})
+	var resp *authv3.CheckResponse
+	if v.allow != nil {
+		var beta string
+		if s.mode == ModeWIF {
+			beta = requestBeta(http)
+		}
+		resp = allowResponse(s.mode, v.allow.credential, beta)
+	} else {
+		resp = denyResponse(v.deny)
 	}
+	s.observe(v.result, start)
 	return resp, nil
+}
+
+// observe reports one Check to the Observer.
+func (s *Server) observe(r Result, start time.Time) {
+	if s.observer != nil {
+		s.observer.CheckFinished(r, time.Since(start))
+	}
+}
+
+// verdict is what decide concludes: allow with the credential's answer, or
+// deny.
+type verdict struct {
+	result Result
+	allow  *okAnswer // ResultOK only
+	deny   denial    // any other result
 }
 
 // decide is the failure policy. It fails closed: a request that is not
@@ -98,18 +127,20 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 //   - A credential that is not a valid header value is a bug or a bad
 //     upstream answer: 503 as well, and an ERROR log, rather than a broken
 //     header.
-func (s *Server) decide(ctx context.Context, now time.Time, req *authv3.CheckRequest) (*authv3.CheckResponse, Result) {
-	http := req.GetAttributes().GetRequest().GetHttp()
-	if http == nil {
+//
+// Request strings that go into a log line are copied: they may alias the
+// fast path's receive buffer, and a handler may keep a record.
+func (s *Server) decide(ctx context.Context, now time.Time, req request) verdict {
+	if !req.hasHTTP() {
 		s.logDenial(ctx, now, &s.invalidLog, invalidDenial, slog.String("reason", "no attributes.request.http"))
-		return denyResponse(invalidDenial), ResultInvalid
+		return verdict{result: ResultInvalid, deny: invalidDenial}
 	}
 	if !s.hosts.empty() {
-		if host := hostOf(requestAuthority(http)); !s.hosts.allows(host) {
+		if host := hostOf(req.authority()); !s.hosts.allows(host) {
 			d := forbiddenDenial(host)
 			s.logDenial(ctx, now, &s.forbiddenLog, d, slog.String("reason", "host not allowed"),
-				slog.String("host", truncate(host, maxHostInBody)), slog.String("request_id", http.GetId()))
-			return denyResponse(d), d.result
+				slog.String("host", strings.Clone(truncate(host, maxHostInBody))), slog.String("request_id", strings.Clone(req.id())))
+			return verdict{result: d.result, deny: d}
 		}
 	}
 	cred, retryAfter, ok := s.creds.Credential(now)
@@ -117,28 +148,24 @@ func (s *Server) decide(ctx context.Context, now time.Time, req *authv3.CheckReq
 		d := unavailableDenial(retryAfter, unavailableBody)
 		s.logDenial(ctx, now, &s.unavailableLog, d, slog.String("reason", "no servable credential"),
 			slog.Int64("retry_after_s", retrySeconds(retryAfter)))
-		return denyResponse(d), d.result
+		return verdict{result: d.result, deny: d}
 	}
-	value := cred.Value.Reveal()
-	if !validHeaderValue(value) {
+	answer := s.answerFor(cred)
+	if !answer.usable {
 		if ok, suppressed := s.unusableLog.allow(now); ok {
 			s.log.LogAttrs(ctx, slog.LevelError, "credential cannot be sent as a header value; denying with 503",
 				slog.String("mode", s.mode.String()), slog.Any("credential", cred.Value),
 				slog.Int("credential_len", cred.Value.Len()), slog.Uint64("generation", cred.Generation),
 				slog.Int64("suppressed", suppressed))
 		}
-		return denyResponse(unavailableDenial(unusableRetryAfter, unusableBody)), ResultUnavailable
-	}
-	var beta string
-	if s.mode == ModeWIF {
-		beta = requestBeta(http)
+		return verdict{result: ResultUnavailable, deny: unavailableDenial(unusableRetryAfter, unusableBody)}
 	}
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.LogAttrs(ctx, slog.LevelDebug, "check allowed",
 			slog.String("mode", s.mode.String()), slog.Any("credential", cred.Value),
-			slog.Uint64("generation", cred.Generation), slog.String("request_id", http.GetId()))
+			slog.Uint64("generation", cred.Generation), slog.String("request_id", strings.Clone(req.id())))
 	}
-	return allowResponse(s.mode, value, beta), ResultOK
+	return verdict{result: ResultOK, allow: answer}
 }
 
 // logDenial writes one WARN line for d unless its throttle holds it back.

@@ -1,0 +1,105 @@
+package authz
+
+import (
+	"sync/atomic"
+
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
+)
+
+// okAnswer is what an OK Check needs for one credential generation, worked
+// out once per generation instead of per request: whether the credential can
+// be sent as a header value, and the OK responses encoded for the wire.
+// Immutable once published, except variants, which is copy-on-write.
+type okAnswer struct {
+	generation uint64
+	credential string // revealed: it is the header value the response carries
+	usable     bool   // validHeaderValue(credential)
+
+	// plain is the OK response when the client sent no anthropic-beta of its
+	// own (WIF: oauthBeta alone), and the only one in static-key mode. nil
+	// when not usable.
+	plain *encodedResponse
+	// variants are WIF OK responses for the client anthropic-beta values
+	// seen in this generation, newest first, at most maxBetaVariants.
+	variants atomic.Pointer[[]*encodedResponse]
+}
+
+// maxBetaVariants bounds the per-generation cache of client beta values. A
+// client (an SDK version, Claude Code) sends the same flags on every request,
+// so a few cover a sidecar; a client that varies them only costs an encode
+// per request, as without a cache.
+const maxBetaVariants = 8
+
+// encodedResponse is an OK CheckResponse already in wire form: the bytes of
+// proto.Marshal(allowResponse(...)), shared read-only by every RPC that sends
+// them (Codec.Marshal hands out data; mem.SliceBuffer's Ref and Free do
+// nothing, so concurrent sends may share it).
+type encodedResponse struct {
+	beta string // the anthropic-beta value it sends; "" in static-key mode
+	data mem.BufferSlice
+}
+
+// answerFor returns the okAnswer of c, building it when c is a generation
+// the server has not answered with yet. It never serves another
+// generation's bytes: the cached answer is used only if both its generation
+// and its credential are c's (a string comparison that stops at the shared
+// pointer when they are equal).
+func (s *Server) answerFor(c Credential) *okAnswer {
+	value := c.Value.Reveal()
+	if a := s.answer.Load(); a != nil && a.generation == c.Generation && a.credential == value {
+		return a
+	}
+	a := &okAnswer{generation: c.Generation, credential: value, usable: validHeaderValue(value)}
+	if a.usable {
+		beta := ""
+		if s.mode == ModeWIF {
+			beta = oauthBeta
+		}
+		a.plain = encodeAllow(s.mode, value, beta)
+	}
+	// Racing builders each store an answer that is right for the credential
+	// they read; a reader checks the generation before using one.
+	s.answer.Store(a)
+	return a
+}
+
+// encodeAllow encodes allowResponse(mode, credential, beta), or returns nil
+// if proto refuses it (it cannot: both values passed headerText, which
+// includes valid UTF-8); the caller then sends the typed response, and grpc
+// reports the error as it would on the typed path.
+func encodeAllow(mode Mode, credential, beta string) *encodedResponse {
+	b, err := proto.Marshal(allowResponse(mode, credential, beta))
+	if err != nil {
+		return nil
+	}
+	return &encodedResponse{beta: beta, data: mem.BufferSlice{mem.SliceBuffer(b)}}
+}
+
+// withBeta returns the WIF OK response that sends beta (requestBeta's
+// result), encoding and caching it on first use in this generation.
+func (a *okAnswer) withBeta(beta []byte) *encodedResponse {
+	if string(beta) == oauthBeta {
+		return a.plain
+	}
+	old := a.variants.Load()
+	if old != nil {
+		for _, e := range *old {
+			if e.beta == string(beta) {
+				return e
+			}
+		}
+	}
+	e := encodeAllow(ModeWIF, a.credential, string(beta))
+	if e == nil {
+		return nil
+	}
+	next := []*encodedResponse{e}
+	if old != nil {
+		next = append(next, (*old)[:min(len(*old), maxBetaVariants-1)]...)
+	}
+	// If another request published first, its list stands and e is used
+	// once: a cache miss, never a wrong answer.
+	a.variants.CompareAndSwap(old, &next)
+	return e
+}
