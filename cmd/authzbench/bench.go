@@ -295,16 +295,21 @@ func (s *session) measure(ctx context.Context, kind string, sh shape, rate float
 	if err != nil {
 		return fmt.Errorf("%s /metrics: %w", kind, err)
 	}
-	var cpu0, cpu1 time.Duration
+	// The server's CPU time, and how busy the benchmark's CPUs were in all,
+	// at both ends of the window.
+	var cpu0, cpu1, busy0, busy1 time.Duration
 	var cpuErr error
-	o := s.loadOptions(srv, sh, rate, s.cfg.settle, window)
-	o.WindowStart = func() { cpu0, cpuErr = processCPU(srv.pid) }
-	o.WindowEnd = func() {
-		var err error
-		if cpu1, err = processCPU(srv.pid); cpuErr == nil {
-			cpuErr = err
+	read := func(cpu, busy *time.Duration) {
+		var err1, err2 error
+		*cpu, err1 = processCPU(srv.pid)
+		*busy, err2 = cpuBusy(s.benchCPUs())
+		if cpuErr == nil {
+			cpuErr = errors.Join(err1, err2)
 		}
 	}
+	o := s.loadOptions(srv, sh, rate, s.cfg.settle, window)
+	o.WindowStart = func() { read(&cpu0, &busy0) }
+	o.WindowEnd = func() { read(&cpu1, &busy1) }
 	res, err := loadgen.Run(ctx, o)
 	if err != nil {
 		return fmt.Errorf("%s, %s: %w", kind, describeLoad(sh, rate), err)
@@ -326,13 +331,18 @@ func (s *session) measure(ctx context.Context, kind string, sh shape, rate float
 	r := runResult{server: kind, shape: sh, rate: rate, round: round, res: res, serverCPU: cpu1 - cpu0,
 		peakRSS: rss, exchanges: after - before}
 	r.genShare = generatorShare(res.CPU, r.serverCPU, res.Elapsed, s.cfg.pin, len(s.cfg.loadCPUs), runtime.NumCPU())
+	r.foreign = foreignShare(busy1-busy0, r.serverCPU, res.CPU, res.Elapsed, len(s.benchCPUs()))
 	s.runs = append(s.runs, r)
 
-	s.logf("%-28s %-22s round %d: %8.0f req/s  p50 %-9s p99 %-9s p99.9 %-9s server %s/req  generator %s/req (%.0f %%)  errors %d  exchanges %d",
+	lag := ""
+	if rate > 0 {
+		lag = fmt.Sprintf("  pacer lag p99 %s max %s", fmtLatency(float64(res.Lag.Quantile(0.99))), fmtLatency(float64(res.Lag.Max())))
+	}
+	s.logf("%-28s %-22s round %d: %8.0f req/s  p50 %-9s p99 %-9s p99.9 %-9s max %-9s server %s/req  generator %s/req (%.0f %%)  others %.0f %%  errors %d  exchanges %d%s",
 		serverLabels[kind], describeLoad(sh, rate), round+1, r.rps(), fmtLatency(float64(r.quantile(0.5))),
-		fmtLatency(float64(r.quantile(0.99))), fmtLatency(float64(r.quantile(0.999))),
+		fmtLatency(float64(r.quantile(0.99))), fmtLatency(float64(r.quantile(0.999))), fmtLatency(float64(res.Latency.Max())),
 		fmtLatency(float64(r.serverCPUPerRequest())), fmtLatency(float64(res.CPUPerRequest())), r.genShare*100,
-		res.Errors, r.exchanges)
+		r.foreign*100, res.Errors, r.exchanges, lag)
 	if res.Errors > 0 {
 		s.note(fmt.Sprintf("%s, %s: %d failed responses, first: %v", serverLabels[kind], describeLoad(sh, rate), res.Errors, res.FirstError))
 	}
@@ -344,6 +354,19 @@ func (s *session) measure(ctx context.Context, kind string, sh shape, rate float
 			serverLabels[kind], describeLoad(sh, rate), round+1, r.genShare*100))
 	}
 	return nil
+}
+
+// benchCPUs are the CPUs the benchmark runs on: the server and load CPUs
+// when pinned, else all of them.
+func (s *session) benchCPUs() []int {
+	if !s.cfg.pin {
+		cpus := make([]int, runtime.NumCPU())
+		for i := range cpus {
+			cpus[i] = i
+		}
+		return cpus
+	}
+	return append(slices.Clone(s.cfg.serverCPUs), s.cfg.loadCPUs...)
 }
 
 // note records a warning for the report and shows it at once.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,4 +75,53 @@ func peakRSS(pid int) (int64, error) {
 		return 0, err
 	}
 	return parseStatusKB(string(b), "VmHWM")
+}
+
+// parseCPUBusy returns, for every CPU line of /proc/stat ("cpuN …"), the time
+// it spent busy: user, nice, system, irq, softirq and steal (not idle or
+// iowait).
+func parseCPUBusy(stat string) (map[int]time.Duration, error) {
+	out := map[int]time.Duration{}
+	for line := range strings.Lines(stat) {
+		f := strings.Fields(line)
+		if len(f) < 9 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		cpu, err := strconv.Atoi(f[0][3:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: /proc/stat line %q", errProcFormat, f[0])
+		}
+		var busy uint64
+		for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+			v, err := strconv.ParseUint(f[i], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("%w: /proc/stat %s field %d", errProcFormat, f[0], i)
+			}
+			busy += v
+		}
+		out[cpu] = time.Duration(busy) * clockTick
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no per-CPU lines in /proc/stat", errProcFormat)
+	}
+	return out, nil
+}
+
+// cpuBusy is how long the given CPUs (all, if nil) have been busy since boot.
+func cpuBusy(cpus []int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	busy, err := parseCPUBusy(string(b))
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	for cpu, d := range busy {
+		if cpus == nil || slices.Contains(cpus, cpu) {
+			total += d
+		}
+	}
+	return total, nil
 }

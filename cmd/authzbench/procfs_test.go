@@ -49,3 +49,23 @@ func TestOwnProcessIsReadable(t *testing.T) {
 		t.Errorf("peak RSS %d, %v", rss, err)
 	}
 }
+
+func TestParseCPUBusy(t *testing.T) {
+	stat := "cpu  252297 0 53177 351180 1259 0 5032 86 0 0\n" +
+		"cpu0 100 1 20 5000 7 3 4 5 0 0\n" +
+		"cpu1 10 0 2 900 1 0 0 0 0 0\n" +
+		"intr 12345 0 0\nctxt 999\n"
+	got, err := parseCPUBusy(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != 133*clockTick || got[1] != 12*clockTick || len(got) != 2 {
+		t.Errorf("busy = %v, want cpu0 1.33s, cpu1 120ms", got)
+	}
+	if _, err := parseCPUBusy("intr 1\n"); !errors.Is(err, errProcFormat) {
+		t.Errorf("no CPU lines: %v", err)
+	}
+	if _, err := parseCPUBusy("cpu0 1 2 x 4 5 6 7 8\n"); !errors.Is(err, errProcFormat) {
+		t.Errorf("bad number: %v", err)
+	}
+}

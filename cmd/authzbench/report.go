@@ -16,6 +16,9 @@ const (
 	wantPeakRSS         = 40 << 20
 	maxGeneratorShare   = 0.7
 	acceptanceRate      = 1000
+	// noisyForeignShare is the share of the benchmark's CPUs taken by other
+	// work above which a window counts as disturbed.
+	noisyForeignShare = 0.05
 )
 
 // serverColors colour the plot.
@@ -57,6 +60,17 @@ func (r *report) write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Request: a %d-byte Envoy CheckRequest, %d header entries (%s). OK responses: %s.\n",
 		r.requestBytes, r.requestHeaders, beta, r.responseSizes())
+	if len(r.runs) > 0 {
+		f := spreadBy(r.runs, func(x runResult) float64 { return x.foreign })
+		busy := 0
+		for _, x := range r.runs {
+			if x.foreign > noisyForeignShare {
+				busy++
+			}
+		}
+		fmt.Fprintf(w, "- Other processes (and hypervisor steal) took %.0f %% of the benchmark's CPUs during a median measured window, %.0f %% at most; %d of %d windows above %.0f %% (their tails are not to be trusted).\n",
+			f.med*100, f.hi*100, busy, len(r.runs), noisyForeignShare*100)
+	}
 	fmt.Fprintf(w, "- Method: %s load client over loopback; each server in its own process, warmed up for %s after start; %s, servers alternating (order rotated each round); every run loads for %s unrecorded, then measures %s (closed loop) or %s (open loop).\n\n",
 		clientName(c), c.warmup, plural(c.rounds, "round"), c.settle, c.duration, c.rateDuration)
 

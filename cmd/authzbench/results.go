@@ -24,6 +24,9 @@ type runResult struct {
 	exchanges int
 	// genShare is the fraction of the generator's CPU budget it used.
 	genShare float64
+	// foreign is the fraction of the benchmark's CPUs that other processes
+	// (and the hypervisor) took during the window.
+	foreign float64
 }
 
 func (r runResult) closedLoop() bool { return r.rate == 0 }
@@ -53,6 +56,17 @@ func generatorShare(genCPU, serverCPU, window time.Duration, pinned bool, genCPU
 		return math.Inf(1)
 	}
 	return float64(genCPU) / float64(budget)
+}
+
+// foreignShare is the part of cpus CPUs' time over window that was busy
+// (busy, from /proc/stat) with neither the server nor the generator: other
+// processes, interrupts and hypervisor steal. It is at least 0; /proc/stat
+// counts in 10 ms ticks, so small values are noise.
+func foreignShare(busy, serverCPU, genCPU, window time.Duration, cpus int) float64 {
+	if window <= 0 || cpus <= 0 {
+		return 0
+	}
+	return max(0, float64(busy-serverCPU-genCPU)/float64(window*time.Duration(cpus)))
 }
 
 // spread is the median and range of one metric over rounds.

@@ -94,3 +94,17 @@ func TestExpectedExchanges(t *testing.T) {
 		t.Errorf("a span shorter than a refresh = %d–%d, want 1–1", lo, hi)
 	}
 }
+
+func TestForeignShare(t *testing.T) {
+	// Two CPUs for 1 s: 1.5 s busy, of which the server used 0.9 s and the
+	// generator 0.4 s, leaves 0.2 s of 2 s to others.
+	if got := foreignShare(1500*time.Millisecond, 900*time.Millisecond, 400*time.Millisecond, time.Second, 2); math.Abs(got-0.1) > 1e-9 {
+		t.Errorf("foreignShare = %v, want 0.1", got)
+	}
+	if got := foreignShare(time.Second, 900*time.Millisecond, 400*time.Millisecond, time.Second, 2); got != 0 {
+		t.Errorf("tick rounding below zero gives %v, want 0", got)
+	}
+	if got := foreignShare(time.Second, 0, 0, 0, 2); got != 0 {
+		t.Errorf("empty window gives %v", got)
+	}
+}
