@@ -80,20 +80,22 @@ type h2Conn struct {
 	grpcStatus  int
 	recvUnacked int64
 
-	mu          sync.Mutex // guards the rest: the write side and the streams
-	bw          *bufio.Writer
-	headers     []byte // HEADERS frame sent for every request; its stream id is rewritten
-	data        []byte // DATA frame with the gRPC-framed request and END_STREAM
-	bodyLen     int64
-	nextID      uint32
-	streams     []stream
-	inFlight    int
-	maxInFlight int // the configured cap, lowered to the server's MAX_CONCURRENT_STREAMS
-	sendWindow  int64
-	waiting     []int64 // start times of requests held back (FIFO from waitHead)
-	waitHead    int
-	dropped     uint64
-	closedLoop  bool
+	mu           sync.Mutex // guards the rest: the write side and the streams
+	bw           *bufio.Writer
+	firstHeaders []byte // HEADERS frame of the first request: adds the fields to the server's HPACK table
+	headers      []byte // HEADERS frame of every later request: table references only
+	sentFirst    bool
+	data         []byte // DATA frame with the gRPC-framed request and END_STREAM
+	bodyLen      int64
+	nextID       uint32
+	streams      []stream
+	inFlight     int
+	maxInFlight  int // the configured cap, lowered to the server's MAX_CONCURRENT_STREAMS
+	sendWindow   int64
+	waiting      []int64 // start times of requests held back (FIFO from waitHead)
+	waitHead     int
+	dropped      uint64
+	closedLoop   bool
 }
 
 // dialH2 opens a connection and sends the preface and settings; the caller
@@ -126,7 +128,7 @@ func dialH2(ctx context.Context, t target, run *runState, inFlight int, closedLo
 
 // newH2Conn sets up the client state for an open connection nc.
 func newH2Conn(nc net.Conn, t target, run *runState, inFlight int, closedLoop bool) (*h2Conn, error) {
-	block, err := requestHeaderBlock(t.addr, t.method)
+	first, steady, err := requestHeaderBlocks(t.addr, t.method)
 	if err != nil {
 		return nil, err
 	}
@@ -137,48 +139,71 @@ func newH2Conn(nc net.Conn, t target, run *runState, inFlight int, closedLoop bo
 		ring <<= 1
 	}
 	c := &h2Conn{
-		nc:          nc,
-		br:          bufio.NewReaderSize(nc, 64<<10),
-		run:         run,
-		check:       t.check,
-		payload:     make([]byte, maxFrameSize),
-		httpStatus:  -1,
-		grpcStatus:  -1,
-		bw:          bufio.NewWriterSize(nc, 64<<10),
-		headers:     appendFrame(nil, frameHeaders, flagEndHeaders, 0, block),
-		data:        appendFrame(nil, frameData, flagEndStream, 0, grpcFrame(t.request)),
-		bodyLen:     int64(5 + len(t.request)),
-		nextID:      1,
-		streams:     make([]stream, ring),
-		maxInFlight: inFlight,
-		sendWindow:  defaultWindow,
-		closedLoop:  closedLoop,
+		nc:           nc,
+		br:           bufio.NewReaderSize(nc, 64<<10),
+		run:          run,
+		check:        t.check,
+		payload:      make([]byte, maxFrameSize),
+		httpStatus:   -1,
+		grpcStatus:   -1,
+		bw:           bufio.NewWriterSize(nc, 64<<10),
+		firstHeaders: appendFrame(nil, frameHeaders, flagEndHeaders, 0, first),
+		headers:      appendFrame(nil, frameHeaders, flagEndHeaders, 0, steady),
+		data:         appendFrame(nil, frameData, flagEndStream, 0, grpcFrame(t.request)),
+		bodyLen:      int64(5 + len(t.request)),
+		nextID:       1,
+		streams:      make([]stream, ring),
+		maxInFlight:  inFlight,
+		sendWindow:   defaultWindow,
+		closedLoop:   closedLoop,
 	}
 	c.dec = hpack.NewDecoder(4096, c.onField)
 	c.dec.SetMaxStringLength(maxFrameSize)
 	return c, nil
 }
 
-// requestHeaderBlock encodes the request headers of a gRPC call. Every field
-// is "never indexed": the same bytes go out on every stream, so they must not
-// depend on, or change, the server's dynamic table.
-func requestHeaderBlock(authority, method string) ([]byte, error) {
+// requestHeaderBlocks encodes the request headers of a gRPC call as HPACK
+// blocks the way Envoy's and grpc-go's clients do: the first block adds every
+// field to the server's dynamic table (literals with incremental indexing),
+// and every later block only refers to those entries, one byte per field, so
+// it is the same bytes on every stream and leaves the table unchanged. (Never
+// indexed literals would be simpler but make the server Huffman-decode every
+// field of every request: about a tenth of a fast server's CPU, which no real
+// client costs it.)
+func requestHeaderBlocks(authority, method string) (first, steady []byte, err error) {
 	var buf bytes.Buffer
 	enc := hpack.NewEncoder(&buf)
-	for _, f := range [][2]string{
-		{":method", "POST"},
-		{":scheme", "http"},
-		{":path", method},
-		{":authority", authority},
-		{"content-type", "application/grpc"},
-		{"te", "trailers"},
-		{"user-agent", "extauthz-loadgen"},
-	} {
-		if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1], Sensitive: true}); err != nil {
-			return nil, fmt.Errorf("loadgen: encoding request headers: %w", err)
+	encode := func() ([]byte, error) {
+		buf.Reset()
+		for _, f := range [][2]string{
+			{":method", "POST"},
+			{":scheme", "http"},
+			{":path", method},
+			{":authority", authority},
+			{"content-type", "application/grpc"},
+			{"te", "trailers"},
+			{"user-agent", "extauthz-loadgen"},
+		} {
+			if err := enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]}); err != nil {
+				return nil, fmt.Errorf("loadgen: encoding request headers: %w", err)
+			}
 		}
+		return bytes.Clone(buf.Bytes()), nil
 	}
-	return buf.Bytes(), nil
+	if first, err = encode(); err != nil {
+		return nil, nil, err
+	}
+	if steady, err = encode(); err != nil {
+		return nil, nil, err
+	}
+	again, err := encode()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !bytes.Equal(again, steady) {
+		return nil, nil, fmt.Errorf("loadgen: the request header block changes from one request to the next")
+	}
+	return first, steady, nil
 }
 
 // onField receives every decoded header field; only two matter.
@@ -229,9 +254,13 @@ func (c *h2Conn) canSendLocked() bool {
 func (c *h2Conn) sendLocked(start int64) {
 	id := c.nextID
 	c.nextID += 2
-	setStreamID(c.headers, id)
+	headers := c.headers
+	if !c.sentFirst {
+		headers, c.sentFirst = c.firstHeaders, true
+	}
+	setStreamID(headers, id)
 	setStreamID(c.data, id)
-	c.bw.Write(c.headers) // a write error sticks in bw and surfaces at Flush
+	c.bw.Write(headers) // a write error sticks in bw and surfaces at Flush
 	c.bw.Write(c.data)
 	c.streams[id>>1&uint32(len(c.streams)-1)] = stream{id: id, start: start, err: errNoMessage}
 	c.inFlight++

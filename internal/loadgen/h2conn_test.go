@@ -2,10 +2,14 @@ package loadgen
 
 import (
 	"bufio"
+	"bytes"
 	"io"
+	"maps"
 	"net"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2/hpack"
 )
 
 // offlineConn is an h2Conn whose writes go nowhere, for driving its
@@ -82,5 +86,51 @@ func TestSettingsLowerTheInFlightCap(t *testing.T) {
 	tiny := []byte{0, settingInitialWindowSize, 0, 0, 0, 10}
 	if err := c.handle(frameHeader{length: 6, typ: frameSettings}, tiny); err == nil {
 		t.Error("a stream window smaller than the request was accepted")
+	}
+}
+
+func TestRequestHeaderBlocksIndexOnceThenRefer(t *testing.T) {
+	first, steady, err := requestHeaderBlocks("127.0.0.1:9191", echoMethod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steady) != 7 {
+		t.Errorf("steady block is %d bytes, want one per field (7)", len(steady))
+	}
+	dec := hpack.NewDecoder(4096, nil)
+	want := map[string]string{":method": "POST", ":scheme": "http", ":path": echoMethod, ":authority": "127.0.0.1:9191",
+		"content-type": "application/grpc", "te": "trailers", "user-agent": "extauthz-loadgen"}
+	for i, block := range [][]byte{first, steady, steady} {
+		fields, err := dec.DecodeFull(block)
+		if err != nil {
+			t.Fatalf("block %d: %v", i, err)
+		}
+		got := map[string]string{}
+		for _, f := range fields {
+			got[f.Name] = f.Value
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("block %d decodes to %v, want %v", i, got, want)
+		}
+	}
+}
+
+func TestOnlyTheFirstRequestCarriesTheIndexingBlock(t *testing.T) {
+	c := offlineConn(t, 4, true)
+	var out bytes.Buffer
+	c.bw = bufio.NewWriter(&out)
+	h2Driver{c}.start(2)
+	c.bw.Flush()
+	b := out.Bytes()
+	var headerLens []int
+	for len(b) >= frameHeaderLen {
+		h := parseFrameHeader(b)
+		if h.typ == frameHeaders {
+			headerLens = append(headerLens, int(h.length))
+		}
+		b = b[frameHeaderLen+int(h.length):]
+	}
+	if len(headerLens) != 2 || headerLens[0] <= headerLens[1] || headerLens[1] != 7 {
+		t.Errorf("HEADERS payloads %v, want a longer first block and then 7 bytes", headerLens)
 	}
 }
