@@ -39,10 +39,10 @@ const (
 	legendX, legendTop = marginL + innerW + 16, marginT + 8
 )
 
-// logAxis maps a positive value onto [0, length] on a log scale spanning
-// whole decades.
+// logAxis maps a positive value onto [0, length] on a log scale whose ends
+// are 1-2-5 steps (…, 50, 100, 200, 500, 1000, …) around the data.
 type logAxis struct {
-	lo, hi float64 // decade bounds
+	lo, hi float64
 	length float64
 }
 
@@ -56,11 +56,32 @@ func newLogAxis(values []float64, length float64) logAxis {
 	if math.IsInf(lo, 1) {
 		lo, hi = 1, 10
 	}
-	a := logAxis{lo: math.Pow(10, math.Floor(math.Log10(lo))), hi: math.Pow(10, math.Ceil(math.Log10(hi))), length: length}
+	a := logAxis{lo: stepBelow(lo), hi: stepAbove(hi), length: length}
 	if a.hi <= a.lo {
-		a.hi = a.lo * 10
+		a.hi = stepAbove(a.lo * 1.5)
 	}
 	return a
+}
+
+// stepBelow is the largest 1-2-5 step ≤ v; stepAbove the smallest ≥ v.
+func stepBelow(v float64) float64 {
+	d := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{5, 2, 1} {
+		if d*m <= v*(1+1e-9) {
+			return d * m
+		}
+	}
+	return d
+}
+
+func stepAbove(v float64) float64 {
+	d := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if d*m >= v*(1-1e-9) {
+			return d * m
+		}
+	}
+	return d * 10
 }
 
 func (a logAxis) pos(v float64) float64 {
@@ -68,12 +89,12 @@ func (a logAxis) pos(v float64) float64 {
 	return a.length * math.Log10(v/a.lo) / math.Log10(a.hi/a.lo)
 }
 
-// ticks are the 1-2-5 values inside the axis.
+// ticks are the 1-2-5 steps from lo to hi.
 func (a logAxis) ticks() []float64 {
 	var out []float64
-	for d := a.lo; d <= a.hi*1.0001; d *= 10 {
+	for d := math.Pow(10, math.Floor(math.Log10(a.lo))); d <= a.hi*(1+1e-9); d *= 10 {
 		for _, m := range []float64{1, 2, 5} {
-			if v := d * m; v <= a.hi*1.0001 {
+			if v := d * m; v >= a.lo*(1-1e-9) && v <= a.hi*(1+1e-9) {
 				out = append(out, v)
 			}
 		}

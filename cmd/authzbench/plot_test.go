@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -107,17 +108,33 @@ func TestWriteSVGWithoutData(t *testing.T) {
 
 func TestLogAxis(t *testing.T) {
 	a := newLogAxis([]float64{1500, 48000}, 100)
-	if a.lo != 1000 || a.hi != 100000 {
-		t.Errorf("axis %v–%v, want 1000–100000", a.lo, a.hi)
+	if a.lo != 1000 || a.hi != 50000 {
+		t.Errorf("axis %v–%v, want 1000–50000", a.lo, a.hi)
 	}
-	if a.pos(1000) != 0 || a.pos(100000) != 100 || a.pos(10000) != 50 {
-		t.Errorf("positions %v %v %v, want 0 50 100", a.pos(1000), a.pos(10000), a.pos(100000))
+	if a.pos(1000) != 0 || a.pos(50000) != 100 || a.pos(1) != 0 || a.pos(1e9) != 100 {
+		t.Errorf("positions %v %v (and clamped %v %v), want 0 100", a.pos(1000), a.pos(50000), a.pos(1), a.pos(1e9))
 	}
-	if got := len(a.ticks()); got != 7 {
-		t.Errorf("%d ticks over two decades, want 7 (1,2,5,10,20,50,100 ×1000)", got)
+	if got := a.ticks(); len(got) != 6 || got[0] != 1000 || got[5] != 50000 {
+		t.Errorf("ticks %v, want 1k 2k 5k 10k 20k 50k", got)
+	}
+	if b := newLogAxis([]float64{76e3, 2.68e6}, 10); b.lo != 50e3 || b.hi != 5e6 {
+		t.Errorf("latency axis %v–%v, want 50 µs–5 ms", b.lo, b.hi)
 	}
 	if e := newLogAxis(nil, 10); e.lo != 1 || e.hi != 10 {
 		t.Errorf("empty axis %v–%v", e.lo, e.hi)
+	}
+	if one := newLogAxis([]float64{2000}, 10); one.lo != 2000 || one.hi <= one.lo {
+		t.Errorf("one-value axis %v–%v", one.lo, one.hi)
+	}
+}
+
+func TestSteps(t *testing.T) {
+	for _, c := range []struct{ v, below, above float64 }{
+		{1000, 1000, 1000}, {120_000, 100_000, 200_000}, {76, 50, 100}, {3.5, 2, 5}, {0.7, 0.5, 1},
+	} {
+		if b, a := stepBelow(c.v), stepAbove(c.v); math.Abs(b-c.below) > 1e-9 || math.Abs(a-c.above) > 1e-9 {
+			t.Errorf("steps around %v = %v, %v; want %v, %v", c.v, b, a, c.below, c.above)
+		}
 	}
 }
 
