@@ -51,9 +51,10 @@ func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return err
 	}
 	needExtauthz := slices.Contains(cfg.servers, serverWIF) || slices.Contains(cfg.servers, serverStatic)
+	rep.revision = "the binary given with -extauthz"
 	if l.extauthz = cfg.extauthzBin; l.extauthz == "" && needExtauthz {
 		s.logf("building ./cmd/extauthz")
-		if l.extauthz, err = buildExtauthz(ctx, dir); err != nil {
+		if l.extauthz, rep.revision, err = buildExtauthz(ctx, dir); err != nil {
 			return err
 		}
 	}

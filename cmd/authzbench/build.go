@@ -24,19 +24,38 @@ func moduleRoot(ctx context.Context) (string, error) {
 }
 
 // buildExtauthz builds ./cmd/extauthz of the module into dir, so that the
-// benchmark measures the code as it is now.
-func buildExtauthz(ctx context.Context, dir string) (string, error) {
+// benchmark measures the code as it is now. It also says which code that is.
+func buildExtauthz(ctx context.Context, dir string) (bin, revision string, err error) {
 	root, err := moduleRoot(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	bin := filepath.Join(dir, "extauthz")
+	bin = filepath.Join(dir, "extauthz")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/extauthz")
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/extauthz: %w\n%s", err, stderr.String())
+		return "", "", fmt.Errorf("go build ./cmd/extauthz: %w\n%s", err, stderr.String())
 	}
-	return bin, nil
+	return bin, sourceRevision(ctx, root), nil
+}
+
+// sourceRevision names the checked-out commit and whether the working tree
+// differs from it, or "unknown" outside git.
+func sourceRevision(ctx context.Context, root string) string {
+	git := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		cmd.Dir = root
+		out, err := cmd.Output()
+		return strings.TrimSpace(string(out)), err
+	}
+	rev, err := git("rev-parse", "--short", "HEAD")
+	if err != nil {
+		return "unknown"
+	}
+	if changes, err := git("status", "--porcelain", "--untracked-files=no"); err == nil && changes != "" {
+		return rev + " with uncommitted changes"
+	}
+	return rev
 }

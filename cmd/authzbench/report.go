@@ -29,6 +29,7 @@ type report struct {
 	cfg                *config
 	info               sysInfo
 	command            string
+	revision           string // the extauthz code measured
 	loadStart, loadEnd string
 	elapsed            time.Duration
 	requestBytes       int
@@ -71,6 +72,7 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintf(w, "- Other processes (and hypervisor steal) took %.0f %% of the benchmark's CPUs during a median measured window, %.0f %% at most; %d of %d windows above %.0f %% (their tails are not to be trusted).\n",
 			f.med*100, f.hi*100, busy, len(r.runs), noisyForeignShare*100)
 	}
+	fmt.Fprintf(w, "- extauthz: built from %s, `extauthz serve` in github-oidc mode against the local emulator (WIF) and with ANTHROPIC_API_KEY (static key). Baseline: `grpc.NewServer()` with no options, whose Check returns one prebuilt CheckResponse of the WIF shape.\n", r.revision)
 	fmt.Fprintf(w, "- Method: %s load client over loopback; each server in its own process, warmed up for %s after start; %s, servers alternating (order rotated each round); every run loads for %s unrecorded, then measures %s (closed loop) or %s (open loop).\n\n",
 		clientName(c), c.warmup, plural(c.rounds, "round"), c.settle, c.duration, c.rateDuration)
 
