@@ -33,10 +33,11 @@ const streamWorkers = 64
 
 // gcPercent is the GC target while serving, unless GOGC is set. The live
 // heap is a few MiB and grpc-go allocates about 3.7 KB per Check of its own
-// (the fast path allocates nothing), so at the default 100 the collector
-// runs after every ~4 MiB of garbage. At 200 it runs half as often: 15 %
-// less server CPU per Check for 4.5 MiB more peak RSS (27 → 31 MiB, the
-// budget is 40); 300 saved 5 % more for 4 MiB more, 400 reached 39.6 MiB.
+// (the fast path allocates nothing), so at the default 100 the collector ran
+// once per ~500 Checks. At 200 it runs a third as often (606 → 199 cycles
+// per 300k Checks): about 12 % less server CPU per Check for 4 MiB more
+// peak RSS (25 → 29 MiB; the budget is 40). 300 saved ~5 % more for another
+// 4 MiB; 400 came within 1 MiB of the budget (perf-notes.md).
 const gcPercent = 200
 
 // Shutdown bounds. GracefulStop lets in-flight Checks (microseconds each)
@@ -130,9 +131,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 		// stack (runtime.newstack/copystack) was 26 % of server CPU; workers
 		// keep their grown stacks. 64 covers the sidecar shape (2 Envoy
 		// workers × 32 in flight); more streams than workers fall back to a
-		// goroutine each. Measured (perf-notes.md): CPU per Check 15.2 → 10.8
-		// µs at 64; 16 gained less, 128 and 256 less again (the idle workers
-		// take turns and their stacks go cold).
+		// goroutine each. Measured (perf-notes.md): server CPU per Check
+		// 14.7 → 9.6 µs, 1.37× → 1.99× the baseline's requests/s; 16 workers
+		// gained less, 128 and 256 less than 64 (idle workers take turns and
+		// their stacks go cold).
 		grpc.NumStreamWorkers(streamWorkers),
 	)
 	check.Register(s.grpcSrv)
