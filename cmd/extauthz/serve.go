@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"extauthz/internal/config"
@@ -51,8 +52,21 @@ func loadConfig(ctx context.Context, stderr io.Writer, lookup env) (*config.Conf
 	return cfg, exitOK
 }
 
-// runService builds and runs the service until ctx ends.
+// gcPercent is the GC target while serving, unless GOGC is set. The live
+// heap is a few MiB and grpc-go allocates about 3.7 KB per Check of its own
+// (the fast path allocates nothing), so at the default 100 the collector ran
+// once per ~500 Checks. At 200 it runs a third as often (606 → 199 cycles
+// per 300k Checks): about 12 % less server CPU per Check for 4 MiB more
+// peak RSS (25 → 29 MiB; the budget is 40). 300 saved ~5 % more for another
+// 4 MiB; 400 came within 1 MiB of the budget (README, Performance).
+const gcPercent = 200
+
+// runService builds and runs the service until ctx ends. The process serves
+// one service, so it also sets the GC target, unless GOGC is set.
 func runService(ctx context.Context, cfg *config.Config, stderr io.Writer, lookup env) int {
+	if _, set := lookup("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 	logger := telemetry.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	svc, err := service.New(ctx, cfg, service.Options{Logger: logger, Version: version(), Lookup: lookup})
 	if err != nil {

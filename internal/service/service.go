@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,15 +29,6 @@ import (
 // streamWorkers is the number of goroutines that serve RPCs (see
 // grpc.NumStreamWorkers in New).
 const streamWorkers = 64
-
-// gcPercent is the GC target while serving, unless GOGC is set. The live
-// heap is a few MiB and grpc-go allocates about 3.7 KB per Check of its own
-// (the fast path allocates nothing), so at the default 100 the collector ran
-// once per ~500 Checks. At 200 it runs a third as often (606 → 199 cycles
-// per 300k Checks): about 12 % less server CPU per Check for 4 MiB more
-// peak RSS (25 → 29 MiB; the budget is 40). 300 saved ~5 % more for another
-// 4 MiB; 400 came within 1 MiB of the budget (perf-notes.md).
-const gcPercent = 200
 
 // Shutdown bounds. GracefulStop lets in-flight Checks (microseconds each)
 // finish; anything still open after gracePeriod is cut so that a stuck client
@@ -229,9 +219,6 @@ func (s *Service) Ready() bool {
 // NOT_SERVING, gRPC stops gracefully within gracePeriod, the HTTP server
 // stops, the refresher stops. A clean stop returns nil.
 func (s *Service) Run(ctx context.Context) error {
-	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent) // for the process: it serves one service
-	}
 	if s.grpcLn == nil {
 		if err := s.Listen(); err != nil {
 			return err
