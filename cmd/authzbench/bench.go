@@ -32,6 +32,7 @@ type session struct {
 	request  []byte
 	runs     []runResult
 	notes    []string
+	retried  int // windows measured again because other work disturbed them
 }
 
 // bench runs the whole benchmark and writes the report to stdout.
@@ -147,7 +148,7 @@ func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if emu != nil {
 		rep.exchanges = s.exchangeSummary(ctx, emu, watch)
 	}
-	rep.runs, rep.notes = s.runs, s.notes
+	rep.runs, rep.notes, rep.retried = s.runs, s.notes, s.retried
 	rep.loadEnd, rep.elapsed = loadAverage(), time.Since(started)
 
 	rep.write(stdout)
@@ -289,12 +290,36 @@ func (s *session) loadOptions(srv *server, sh shape, rate float64, settle, windo
 	return o
 }
 
-// measure runs one window against one server and records it.
+// measure runs one window against one server and records it. A window in
+// which other work took more than -max-others of the benchmark's CPUs is
+// measured again, up to -retries times: its tail latencies would describe the
+// machine's other tenants, not the server.
 func (s *session) measure(ctx context.Context, kind string, sh shape, rate float64, round int, window time.Duration) error {
+	for attempt := 0; ; attempt++ {
+		r, err := s.measureOnce(ctx, kind, sh, rate, round, window)
+		if err != nil {
+			return err
+		}
+		if s.cfg.maxOthers > 0 && r.foreign > s.cfg.maxOthers && attempt < s.cfg.retries {
+			s.retried++
+			s.logf("  other work took %.0f %% of the CPUs during that window; measuring it again", r.foreign*100)
+			continue
+		}
+		s.runs = append(s.runs, r)
+		if r.genShare > maxGeneratorShare {
+			s.note(fmt.Sprintf("%s, %s, round %d: the load generator used %.0f %% of its CPU budget, so this run may measure the generator rather than the server",
+				serverLabels[kind], describeLoad(sh, rate), round+1, r.genShare*100))
+		}
+		return nil
+	}
+}
+
+// measureOnce runs one window against one server.
+func (s *session) measureOnce(ctx context.Context, kind string, sh shape, rate float64, round int, window time.Duration) (runResult, error) {
 	srv := s.servers[kind]
 	before, _, err := srv.exchanges(ctx)
 	if err != nil {
-		return fmt.Errorf("%s /metrics: %w", kind, err)
+		return runResult{}, fmt.Errorf("%s /metrics: %w", kind, err)
 	}
 	// The server's CPU time, and how busy the benchmark's CPUs were in all,
 	// at both ends of the window.
@@ -313,27 +338,26 @@ func (s *session) measure(ctx context.Context, kind string, sh shape, rate float
 	o.WindowEnd = func() { read(&cpu1, &busy1) }
 	res, err := loadgen.Run(ctx, o)
 	if err != nil {
-		return fmt.Errorf("%s, %s: %w", kind, describeLoad(sh, rate), err)
+		return runResult{}, fmt.Errorf("%s, %s: %w", kind, describeLoad(sh, rate), err)
 	}
 	if cpuErr != nil {
-		return fmt.Errorf("%s: reading its CPU time: %w", kind, cpuErr)
+		return runResult{}, fmt.Errorf("%s: reading its CPU time: %w", kind, cpuErr)
 	}
 	if !srv.alive() {
-		return fmt.Errorf("%s exited during the run:\n%s", kind, srv.logTail(20))
+		return runResult{}, fmt.Errorf("%s exited during the run:\n%s", kind, srv.logTail(20))
 	}
 	after, _, err := srv.exchanges(ctx)
 	if err != nil {
-		return fmt.Errorf("%s /metrics: %w", kind, err)
+		return runResult{}, fmt.Errorf("%s /metrics: %w", kind, err)
 	}
 	rss, err := peakRSS(srv.pid)
 	if err != nil {
-		return err
+		return runResult{}, err
 	}
 	r := runResult{server: kind, shape: sh, rate: rate, round: round, res: res, serverCPU: cpu1 - cpu0,
 		peakRSS: rss, exchanges: after - before}
 	r.genShare = generatorShare(res.CPU, r.serverCPU, res.Elapsed, s.cfg.pin, len(s.cfg.loadCPUs), runtime.NumCPU())
 	r.foreign = foreignShare(busy1-busy0, r.serverCPU, res.CPU, res.Elapsed, len(s.benchCPUs()))
-	s.runs = append(s.runs, r)
 
 	lag := ""
 	if rate > 0 {
@@ -350,11 +374,7 @@ func (s *session) measure(ctx context.Context, kind string, sh shape, rate float
 	if res.Dropped > 0 {
 		s.note(fmt.Sprintf("%s, %s: %d requests dropped: the server was far behind the offered rate", serverLabels[kind], describeLoad(sh, rate), res.Dropped))
 	}
-	if r.genShare > maxGeneratorShare {
-		s.note(fmt.Sprintf("%s, %s, round %d: the load generator used %.0f %% of its CPU budget, so this run may measure the generator rather than the server",
-			serverLabels[kind], describeLoad(sh, rate), round+1, r.genShare*100))
-	}
-	return nil
+	return r, nil
 }
 
 // benchCPUs are the CPUs the benchmark runs on: the server and load CPUs

@@ -51,6 +51,8 @@ type config struct {
 	serverProcs              int
 	gogc, gomemlimit         string
 	svgPath, markdownPath    string
+	maxOthers                float64
+	retries                  int
 	extauthzBin              string
 }
 
@@ -89,6 +91,8 @@ func parseConfig(args []string, w io.Writer) (*config, error) {
 	fs.StringVar(&c.gomemlimit, "server-gomemlimit", "", "GOMEMLIMIT for the servers (empty: none)")
 	fs.StringVar(&c.svgPath, "svg", "docs/perf/latency.svg", `where to write the latency plot; "" for none`)
 	fs.StringVar(&c.markdownPath, "markdown", "", "also write the report to this file")
+	fs.Float64Var(&c.maxOthers, "max-others", 0.05, "measure a window again when other processes took more than this share of the benchmark's CPUs during it (0: never)")
+	fs.IntVar(&c.retries, "retries", 2, "how many times a disturbed window is measured again before it is kept")
 	fs.StringVar(&c.extauthzBin, "extauthz", "", "use this extauthz binary instead of building ./cmd/extauthz")
 	fs.Usage = func() {
 		fmt.Fprint(w, usageText)
@@ -125,8 +129,11 @@ func parseConfig(args []string, w io.Writer) (*config, error) {
 	if c.duration <= 0 || c.rateDuration <= 0 || c.settle < 0 || c.warmup < 0 {
 		add(errors.New("-duration and -rate-duration must be positive, -settle and -warmup not negative"))
 	}
-	if c.rounds < 1 || c.rateConns < 1 || c.serverProcs < 0 {
-		add(errors.New("-rounds and -rate-conns must be at least 1, -server-gomaxprocs not negative"))
+	if c.rounds < 1 || c.rateConns < 1 || c.serverProcs < 0 || c.retries < 0 {
+		add(errors.New("-rounds and -rate-conns must be at least 1, -server-gomaxprocs and -retries not negative"))
+	}
+	if c.maxOthers < 0 || c.maxOthers >= 1 {
+		add(errors.New("-max-others must be a share in [0, 1)"))
 	}
 	if c.tokenLifetime < 2*time.Second {
 		add(errors.New("-token-lifetime must be at least 2s"))

@@ -66,6 +66,8 @@ func TestParseConfigRejects(t *testing.T) {
 		{"-duration", "0s"},
 		{"-rounds", "0"},
 		{"-token-lifetime", "1s"},
+		{"-max-others", "1.5"},
+		{"-retries", "-1"},
 		{"-server-cpus", "1", "-load-cpus", "0-1"},
 		{"-server-cpus", "3-1"},
 		{"-load-cpus", "x"},
