@@ -76,10 +76,14 @@ var (
 	errNotOK     = errors.New("CheckResponse is not OK (status code ≠ 0 or no ok_response)")
 )
 
-// checkOK reports whether a serialized CheckResponse allows the request:
-// status.code 0 (field 1, google.rpc.Status, whose field 1 is the code) and an
-// ok_response (field 3). It walks the wire format and allocates nothing.
+// checkOK reports whether a serialized CheckResponse allows the request, as
+// proto.Unmarshal would read it: status.code 0 (field 1, a google.rpc.Status
+// whose field 1 is the code; repeated occurrences merge, the last code wins)
+// and ok_response (field 3) as the last member of the http_response oneof
+// (denied_response is field 2). It walks the wire format and allocates
+// nothing.
 func checkOK(msg []byte) error {
+	var code uint64
 	okResponse := false
 	for len(msg) > 0 {
 		num, typ, n := protowire.ConsumeTag(msg)
@@ -87,18 +91,25 @@ func checkOK(msg []byte) error {
 			return errMalformed
 		}
 		msg = msg[n:]
-		if typ == protowire.BytesType && (num == 1 || num == 3) {
+		if typ == protowire.BytesType && num >= 1 && num <= 3 {
 			v, n := protowire.ConsumeBytes(msg)
 			if n < 0 {
 				return errMalformed
 			}
 			msg = msg[n:]
-			if num == 3 {
+			switch num {
+			case 1:
+				c, present, err := statusCode(v)
+				if err != nil {
+					return err
+				}
+				if present {
+					code = c
+				}
+			case 2:
+				okResponse = false
+			case 3:
 				okResponse = true
-			} else if code, err := statusCode(v); err != nil {
-				return err
-			} else if code != 0 {
-				return errNotOK
 			}
 			continue
 		}
@@ -108,36 +119,36 @@ func checkOK(msg []byte) error {
 		}
 		msg = msg[n:]
 	}
-	if !okResponse {
+	if code != 0 || !okResponse {
 		return errNotOK
 	}
 	return nil
 }
 
-// statusCode is field 1 of a serialized google.rpc.Status (0 when absent).
-func statusCode(msg []byte) (uint64, error) {
-	var code uint64
+// statusCode is the last code (field 1) in a serialized google.rpc.Status,
+// and whether there was one.
+func statusCode(msg []byte) (code uint64, present bool, err error) {
 	for len(msg) > 0 {
 		num, typ, n := protowire.ConsumeTag(msg)
 		if n < 0 {
-			return 0, errMalformed
+			return 0, false, errMalformed
 		}
 		msg = msg[n:]
 		if num == 1 && typ == protowire.VarintType {
 			v, n := protowire.ConsumeVarint(msg)
 			if n < 0 {
-				return 0, errMalformed
+				return 0, false, errMalformed
 			}
-			code, msg = v, msg[n:]
+			code, present, msg = v, true, msg[n:]
 			continue
 		}
 		n = protowire.ConsumeFieldValue(num, typ, msg)
 		if n < 0 {
-			return 0, errMalformed
+			return 0, false, errMalformed
 		}
 		msg = msg[n:]
 	}
-	return code, nil
+	return code, present, nil
 }
 
 // errShape is wrapped when a server's OK response is not what the contract

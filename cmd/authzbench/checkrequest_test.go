@@ -94,3 +94,27 @@ func TestCheckShape(t *testing.T) {
 		t.Errorf("denial: %v, want errShape", err)
 	}
 }
+
+// FuzzCheckOK holds the load-time check to proto.Unmarshal: whenever proto
+// can decode a response, checkOK accepts it exactly when it is OK.
+func FuzzCheckOK(f *testing.F) {
+	good, _ := proto.Marshal(baselineResponse())
+	denied, _ := proto.Marshal(&authv3.CheckResponse{Status: &status.Status{Code: 14},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{Body: "x"}}})
+	f.Add(good)
+	f.Add(denied)
+	f.Add(append(append([]byte{}, good...), denied...)) // denied last: not OK
+	f.Add(append(append([]byte{}, denied...), good...)) // ok last, but code 14 stays
+	f.Add([]byte{0x0a, 0x02, 0x08, 0x07, 0x0a, 0x02, 0x08, 0x00, 0x1a, 0x00})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		err := checkOK(msg)
+		var resp authv3.CheckResponse
+		if proto.Unmarshal(msg, &resp) != nil {
+			return
+		}
+		want := resp.GetStatus().GetCode() == 0 && resp.GetOkResponse() != nil
+		if (err == nil) != want {
+			t.Errorf("checkOK = %v, but proto reads code %d, ok_response %v", err, resp.GetStatus().GetCode(), resp.GetOkResponse() != nil)
+		}
+	})
+}

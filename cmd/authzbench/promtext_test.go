@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -49,4 +50,21 @@ func TestExchangeCounts(t *testing.T) {
 	if _, _, err := exchangeCounts("go_goroutines 12\n"); !errors.Is(err, errMetrics) {
 		t.Errorf("a page without the counter: %v", err)
 	}
+}
+
+// FuzzParseSample feeds /metrics-like lines (outside input: another
+// process's HTTP response) to the parser: it must never panic, and what it
+// accepts has a name.
+func FuzzParseSample(f *testing.F) {
+	for line := range strings.Lines(metricsPage) {
+		f.Add(line)
+	}
+	f.Add(`x{a="\`)
+	f.Add(`x{="v"} 1`)
+	f.Fuzz(func(t *testing.T, line string) {
+		if s, ok := parseSample(line); ok && s.name == "" {
+			t.Errorf("parseSample(%q) accepted a sample without a name", line)
+		}
+		_, _ = sumSeries(line, "x", map[string]string{"a": "b"})
+	})
 }

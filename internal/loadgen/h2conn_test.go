@@ -134,3 +134,44 @@ func TestOnlyTheFirstRequestCarriesTheIndexingBlock(t *testing.T) {
 		t.Errorf("HEADERS payloads %v, want a longer first block and then 7 bytes", headerLens)
 	}
 }
+
+// FuzzServerFrames feeds arbitrary frames, as a server could send them, to a
+// connection with requests in flight: the client must never panic, and its
+// books must stay consistent.
+func FuzzServerFrames(f *testing.F) {
+	// A good response on stream 1: HEADERS (:status 200 via the static
+	// table), DATA with a gRPC message, trailers (grpc-status 0, literal).
+	var good []byte
+	good = appendFrame(good, frameHeaders, flagEndHeaders, 1, []byte{0x88})
+	good = appendFrame(good, frameData, 0, 1, grpcFrame(testResponse))
+	good = appendFrame(good, frameHeaders, flagEndHeaders|flagEndStream, 1, append([]byte{0x00, 11}, append([]byte("grpc-status"), 1, '0')...))
+	f.Add(good)
+	f.Add(appendFrame(nil, frameSettings, 0, 0, []byte{0, settingMaxConcurrentStreams, 0, 0, 0, 1}))
+	f.Add(appendFrame(nil, frameWindowUpdate, 0, 0, []byte{0, 0, 1, 0}))
+	f.Add(appendFrame(nil, frameRSTStream, 0, 3, []byte{0, 0, 0, 8}))
+	f.Add(appendFrame(nil, frameHeaders, flagPadded, 1, []byte{3, 0x88}))
+	f.Add(appendFrame(appendFrame(nil, frameHeaders, 0, 1, []byte{0x88}), frameContinuation, flagEndHeaders|flagEndStream, 1, nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := offlineConn(t, 4, true)
+		c.check = checkOK
+		c.run.recording.Store(true)
+		h2Driver{c}.start(4)
+		for len(b) >= frameHeaderLen {
+			h := parseFrameHeader(b)
+			b = b[frameHeaderLen:]
+			n := min(int(h.length), len(b), maxFrameSize)
+			h.length = uint32(n)
+			if err := c.handle(h, b[:n]); err != nil {
+				break // a connection error ends the connection
+			}
+			b = b[n:]
+		}
+		inFlight, waiting := c.counts()
+		if inFlight < 0 || inFlight > 4 || waiting < 0 {
+			t.Errorf("%d in flight, %d waiting", inFlight, waiting)
+		}
+		if c.rec.ok+c.rec.bad != c.rec.hist.Count() {
+			t.Errorf("%d + %d completions but %d latencies", c.rec.ok, c.rec.bad, c.rec.hist.Count())
+		}
+	})
+}
