@@ -44,6 +44,10 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
+// maxGRPCOpenWorkers caps the grpc client's requests in flight per
+// connection in open loop.
+const maxGRPCOpenWorkers = 128
+
 // grpcConn is one grpc-go ClientConn (one HTTP/2 connection) with its
 // workers: in closed loop each worker keeps one request in flight; in open
 // loop the pacer hands start times to the workers through a channel.
@@ -75,6 +79,11 @@ func dialGRPC(ctx context.Context, t target, run *runState, inFlight int, closed
 			cc.Close()
 			return nil, fmt.Errorf("loadgen: %s: connection %v", t.addr, s)
 		}
+	}
+	if !closedLoop {
+		// Every worker owns a histogram; in open loop a few dozen
+		// workers per connection are plenty for this comparison client.
+		inFlight = min(inFlight, maxGRPCOpenWorkers)
 	}
 	c := &grpcConn{cc: cc, t: t, run: run, req: &rawMessage{b: t.request}, workers: inFlight,
 		recs: make([]recorder, inFlight)}

@@ -43,7 +43,8 @@ type Options struct {
 	Conns int
 	// InFlight is, in closed loop, the number of requests each connection
 	// keeps outstanding; in open loop, the most a connection may have
-	// outstanding before further requests wait (default 1024 there).
+	// outstanding before further requests wait (default 1024 there; the
+	// grpc client caps it at 128).
 	InFlight int
 	// Rate, when positive, makes the run open loop: Rate requests per
 	// second over all connections, sent on schedule whatever the server
