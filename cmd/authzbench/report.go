@@ -226,8 +226,16 @@ func (r *report) writeExchanges(w io.Writer) {
 	e := r.exchanges
 	lo, hi := expectedExchanges(e.span, e.lifetime)
 	fmt.Fprintf(w, "#### Token exchanges (extauthz WIF, tokens living %s)\n\n", e.lifetime)
-	fmt.Fprintf(w, "%d exchanges over %s (first token to end), while the server answered %s Checks in measured windows alone; the refresh policy (one exchange 50–60 %% into each token's life) predicts %d–%d. extauthz counted %d successful exchanges of %d attempts; the emulator minted %d tokens. Shortest time between two exchanges: %s (the policy's floor is %s).\n\n",
-		e.minted, e.span.Round(time.Second), fmtCount(e.checks), lo, hi, e.success, e.attempts, e.minted, e.gap.Round(100*time.Millisecond), e.lifetime/2)
+	fmt.Fprintf(w, "%d exchanges over %s (first token to end), while the server answered %s Checks in measured windows alone; the refresh policy (one exchange 50–60 %% into each token's life) predicts %d–%d. extauthz counted %d successful exchanges of %d attempts; the emulator minted %d tokens. Between exchanges: %s (the policy's floor is %s).\n\n",
+		e.minted, e.span.Round(time.Second), fmtCount(e.checks), lo, hi, e.success, e.attempts, e.minted, e.gapText(), e.lifetime/2)
+}
+
+// gapText describes the shortest time between two exchanges.
+func (e *exchangeSummary) gapText() string {
+	if e.minted < 2 {
+		return "no two exchanges yet"
+	}
+	return "none closer than " + e.gap.Round(100*time.Millisecond).String()
 }
 
 // has reports whether server was run.
@@ -286,7 +294,7 @@ func (r *report) writeAcceptance(w io.Writer) {
 	if e := r.exchanges; e != nil {
 		lo, hi := expectedExchanges(e.span, e.lifetime)
 		ok := e.minted >= lo && e.minted <= hi && e.success == e.minted && (e.minted < 2 || e.gap >= e.lifetime/2-time.Second)
-		check(ok, "token exchanges follow the refresh schedule, not the load: %d in %s (policy %d–%d), one per token generation, none closer than %s", e.minted, e.span.Round(time.Second), lo, hi, e.gap.Round(100*time.Millisecond))
+		check(ok, "token exchanges follow the refresh schedule, not the load: %d in %s (policy %d–%d), one per token generation, %s", e.minted, e.span.Round(time.Second), lo, hi, e.gapText())
 	}
 	var errs uint64
 	worst := 0.0

@@ -132,3 +132,13 @@ func TestFormatters(t *testing.T) {
 		}
 	}
 }
+
+func TestReportWithOneExchange(t *testing.T) {
+	r := testReport(t, 45_000, 150*time.Microsecond)
+	*r.exchanges = exchangeSummary{lifetime: 20 * time.Second, success: 1, attempts: 1, minted: 1, span: 8 * time.Second}
+	var buf bytes.Buffer
+	r.write(&buf)
+	assertContains(t, buf.String(),
+		"- [x] token exchanges follow the refresh schedule, not the load: 1 in 8s (policy 1–1), one per token generation, no two exchanges yet",
+		"Between exchanges: no two exchanges yet")
+}
