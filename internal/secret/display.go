@@ -17,6 +17,11 @@ func IsCredentialHeader(name string) bool { return credentialHeaders[strings.ToL
 // (sk-ant-oat01-, sk-ant-api03-).
 var credentialKind = regexp.MustCompile(`^sk-ant-[a-z]+[0-9]*-`)
 
+// authScheme is what may be shown before the first space of an
+// Authorization value: a scheme name such as Bearer or Basic. Anything else
+// there may be the credential itself, so it is fingerprinted with the rest.
+var authScheme = regexp.MustCompile(`^[A-Za-z]{1,16}$`)
+
 // DisplayHeader is how a header value may be shown to a person: the value of
 // a credential header (IsCredentialHeader) becomes its scheme, the kind
 // prefix of an Anthropic credential, "…" and a fingerprint — e.g.
@@ -27,7 +32,7 @@ func DisplayHeader(name, value string) string {
 		return value
 	}
 	scheme := ""
-	if s, rest, ok := strings.Cut(value, " "); ok {
+	if s, rest, ok := strings.Cut(value, " "); ok && !strings.EqualFold(name, "x-api-key") && authScheme.MatchString(s) {
 		scheme, value = s+" ", rest
 	}
 	return fmt.Sprintf("%s%s… (fingerprint %s)", scheme, credentialKind.FindString(value), New(value).Fingerprint())
