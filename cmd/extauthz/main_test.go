@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"extauthz/internal/healthwatch"
 	"extauthz/internal/leakcheck"
 )
 
@@ -87,18 +88,8 @@ func waitStatus(t *testing.T, conn *grpc.ClientConn, want healthpb.HealthCheckRe
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // hang guard only
 	defer cancel()
-	stream, err := healthpb.NewHealthClient(conn).Watch(ctx, &healthpb.HealthCheckRequest{}, grpc.WaitForReady(true))
-	if err != nil {
+	if err := healthwatch.Wait(ctx, conn, "", want); err != nil {
 		t.Fatal(err)
-	}
-	for {
-		resp, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("waiting for %v: %v", want, err)
-		}
-		if resp.GetStatus() == want {
-			return
-		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"extauthz/internal/config"
 	"extauthz/internal/echo"
 	"extauthz/internal/emulator"
+	"extauthz/internal/healthwatch"
 	"extauthz/internal/service"
 )
 
@@ -89,18 +90,8 @@ func (s *authzService) waitHealth(t *testing.T, want healthpb.HealthCheckRespons
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard, not an assertion
 	defer cancel()
-	stream, err := healthpb.NewHealthClient(s.conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: authz.ServiceName}, grpc.WaitForReady(true))
-	if err != nil {
+	if err := healthwatch.Wait(ctx, s.conn, authz.ServiceName, want); err != nil {
 		t.Fatal(err)
-	}
-	for {
-		resp, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("waiting for %v: %v", want, err)
-		}
-		if resp.GetStatus() == want {
-			return
-		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"extauthz/internal/authz"
 	"extauthz/internal/config"
+	"extauthz/internal/healthwatch"
 	"extauthz/internal/leakcheck"
 )
 
@@ -90,18 +91,8 @@ func (r *running) waitHealth(t *testing.T, want healthpb.HealthCheckResponse_Ser
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard, not an assertion
 	defer cancel()
-	stream, err := healthpb.NewHealthClient(r.conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: authz.ServiceName}, grpc.WaitForReady(true))
-	if err != nil {
+	if err := healthwatch.Wait(ctx, r.conn, authz.ServiceName, want); err != nil {
 		t.Fatal(err)
-	}
-	for {
-		resp, err := stream.Recv()
-		if err != nil {
-			t.Fatalf("waiting for %v: %v", want, err)
-		}
-		if resp.GetStatus() == want {
-			return
-		}
 	}
 }
 
