@@ -80,7 +80,7 @@ var (
 // proto.Unmarshal would read it: status.code 0 (field 1, a google.rpc.Status
 // whose field 1 is the code; repeated occurrences merge, the last code wins)
 // and ok_response (field 3) as the last member of the http_response oneof
-// (denied_response is field 2). It walks the wire format and allocates
+// (denied_response is field 2, error_response field 5). It walks the wire format and allocates
 // nothing.
 func checkOK(msg []byte) error {
 	var code uint64
@@ -91,7 +91,7 @@ func checkOK(msg []byte) error {
 			return errMalformed
 		}
 		msg = msg[n:]
-		if typ == protowire.BytesType && num >= 1 && num <= 3 {
+		if typ == protowire.BytesType && (num >= 1 && num <= 3 || num == 5) {
 			v, n := protowire.ConsumeBytes(msg)
 			if n < 0 {
 				return errMalformed
@@ -106,7 +106,7 @@ func checkOK(msg []byte) error {
 				if present {
 					code = c
 				}
-			case 2:
+			case 2, 5: // denied_response, error_response: the oneof's other members
 				okResponse = false
 			case 3:
 				okResponse = true
