@@ -21,7 +21,7 @@ import (
 
 // baselineToken stands in for a WIF access token: the emulator's shape and
 // length (sk-ant-oat01- and 43 base64url characters). It is not a credential.
-const baselineToken = "sk-ant-oat01-BASELINE-not-a-token-0123456789abcdefghijkl"
+const baselineToken = "sk-ant-oat01-BASELINE.not.a.token.0123456789abcdefghijkl"
 
 // baselineResponse is the baseline's one answer: the shape of extauthz's WIF
 // OK response (authorization and anthropic-beta, both with append=false and

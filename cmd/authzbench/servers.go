@@ -30,7 +30,7 @@ const (
 
 // staticKey is the dummy ANTHROPIC_API_KEY of the static-key server: the
 // shape of a real key, worthless anywhere.
-const staticKey = "sk-ant-api03-BENCHMARK-dummy-key-not-a-credential-0123456789abcdefghijklmnopqrstuvwxyz-AAAAAAAAAA"
+const staticKey = "sk-ant-api03-BENCHMARK.dummy.key.not.a.credential.0123456789abcdefghijklmnopqrstuvwxyz.AAAAAAAAAA"
 
 // serverLabels name the servers in the report.
 var serverLabels = map[string]string{

@@ -17,8 +17,8 @@ import (
 // Test credentials. They are fake, but the tests treat them as secrets: they
 // must never reach a log line or test output (see logs_test.go).
 const (
-	testToken = "sk-ant-oat01-authz-test-token-00000001"
-	testKey   = "sk-ant-api03-authz-test-key-00000001"
+	testToken = "sk-ant-oat01-authz.test.token.00000001"
+	testKey   = "sk-ant-api03-authz.test.key.00000001"
 	// badSecretMark is part of every unusable test credential.
 	badSecretMark = "authz-test-bad-secret"
 	// clientKey is the placeholder x-api-key the fixtures send; it must not

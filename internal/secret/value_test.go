@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const plain = "sk-ant-oat01-test-value-that-must-not-leak"
+const plain = "sk-ant-oat01-test.value.that.must.not.leak"
 
 func TestValueNeverPrints(t *testing.T) {
 	v := New(plain)
