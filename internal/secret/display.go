@@ -15,7 +15,7 @@ func IsCredentialHeader(name string) bool { return credentialHeaders[strings.ToL
 
 // credentialKind keeps the readable kind of an Anthropic credential
 // (sk-ant-oat01-, sk-ant-api03-).
-var credentialKind = regexp.MustCompile(`^sk-ant-[a-z]+[0-9]*-`)
+var credentialKind = regexp.MustCompile(`^sk-ant-[a-z]{1,8}[0-9]{1,4}-`)
 
 // authScheme is what may be shown before the first space of an
 // Authorization value: a scheme name such as Bearer or Basic. Anything else
