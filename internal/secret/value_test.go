@@ -37,6 +37,42 @@ func TestValueNeverPrints(t *testing.T) {
 	}
 }
 
+// holder keeps a Value in an unexported field, as the identity sources and
+// the static-key credentials do: fmt cannot call its methods there.
+type holder struct {
+	name string
+	tok  Value
+}
+
+func TestValueNeverPrintsFromUnexportedField(t *testing.T) {
+	h := holder{"gh", New(plain)}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "source", h, "ptr", &h)
+	verbs := "%v %+v %#v %s"
+	outs := []string{
+		fmt.Sprintf(verbs, h, h, h, h), fmt.Sprintf(verbs, &h, &h, &h, &h),
+		fmt.Sprintf("%v", []Value{New(plain)}), fmt.Sprintf("%v", map[string]Value{"k": New(plain)}),
+		fmt.Sprintf(fmt.Sprint("%", "d %", "x"), New(plain), New(plain)), // verbs vet would flag
+		logs.String(),
+	}
+	for _, out := range outs {
+		if strings.Contains(out, "oat01") {
+			t.Errorf("secret leaked into %q", strings.ReplaceAll(out, plain, "<PLAIN>"))
+		}
+	}
+}
+
+func TestZeroAndEmpty(t *testing.T) {
+	for _, v := range []Value{{}, New("")} {
+		if !v.IsZero() || v.Len() != 0 || v.Reveal() != "" || v.Fingerprint() != "none" {
+			t.Errorf("empty value: IsZero %v, Len %d, Fingerprint %s", v.IsZero(), v.Len(), v.Fingerprint())
+		}
+	}
+	if !New("a").Equal(New("a")) || New("a").Equal(New("b")) || !(Value{}).Equal(New("")) {
+		t.Error("Equal does not compare the text")
+	}
+}
+
 func TestFingerprint(t *testing.T) {
 	if got := New("").Fingerprint(); got != "none" {
 		t.Errorf("empty fingerprint = %q", got)
