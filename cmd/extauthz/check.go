@@ -44,7 +44,7 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		fmt.Fprintln(stderr, "usage: extauthz check [flags]\n\nSends an Envoy-shaped CheckRequest and prints the decision.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	req, err := checkRequest(*host, *method, *path, headers)

@@ -28,7 +28,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		fmt.Fprintln(stderr, "usage: extauthz dev [flags]\n\nRuns extauthz against a local emulator; no account, key or network needed.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	if *lifetime < 2*time.Second {

@@ -31,7 +31,7 @@ func echoCmd(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: extauthz echo\n\nAnswers every HTTP request on EXTAUTHZ_ECHO_ADDR (default 127.0.0.1:8081) with the\nmethod, path, host and headers it received as JSON; credentials shown as fingerprints.")
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	addr, _ := lookup("EXTAUTHZ_ECHO_ADDR")

@@ -51,7 +51,7 @@ ACTIONS_ID_TOKEN_REQUEST_TOKEN, AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID,
 AWF_AUTH_ANTHROPIC_ORGANIZATION_ID, AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID, AWF_AUTH_OIDC_AUDIENCE.`)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	get := func(name string) string { v, _ := lookup(name); return strings.TrimSpace(v) }

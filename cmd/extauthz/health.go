@@ -22,7 +22,7 @@ func healthCmd(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 	addr := fs.String("addr", defaultAddr(lookup), "extauthz gRPC address (host:port or unix:/path)")
 	service := fs.String("service", "", `service name to ask about ("" is the whole server)`)
 	timeout := fs.Duration("timeout", 2*time.Second, "deadline for the call")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	conn, err := dial(*addr)

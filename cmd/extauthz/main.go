@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -73,4 +74,19 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "dev"
+}
+
+// parseFlags parses a command's flags and refuses positional arguments,
+// which no command takes. On false the command exits with exitUsage: the flag
+// package has printed the problem, or this has named the stray argument.
+func parseFlags(fs *flag.FlagSet, args []string) bool {
+	if err := fs.Parse(args); err != nil {
+		return false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "extauthz %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return false
+	}
+	return true
 }

@@ -109,6 +109,18 @@ func TestUnknownCommand(t *testing.T) {
 	}
 }
 
+// TestStrayArgumentIsNamed: no command takes positional arguments; one given
+// by mistake (`extauthz serve dev`) is named, with exit 2, before anything
+// starts.
+func TestStrayArgumentIsNamed(t *testing.T) {
+	for _, cmd := range []string{"serve", "dev", "check", "health", "emulator", "echo"} {
+		code, stdout, stderr := invoke(t, mapEnv(nil), cmd, "stray")
+		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "extauthz "+cmd+`: unexpected argument "stray"`+"\n") {
+			t.Errorf("%s stray: exit %d, stdout %q, stderr %q", cmd, code, stdout, stderr)
+		}
+	}
+}
+
 // TestConfigurationProblemsExit2 checks the command-line face of config
 // validation: status 2, one line per problem naming its variable, nothing
 // else on stdout or stderr (no network call, no log).

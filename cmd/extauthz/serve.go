@@ -23,7 +23,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, lookup env) int
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: extauthz serve\n\nConfigured by the environment; see the README's configuration table.")
 	}
-	if err := fs.Parse(args); err != nil {
+	if !parseFlags(fs, args) {
 		return exitUsage
 	}
 	cfg, code := loadConfig(ctx, stderr, lookup)
