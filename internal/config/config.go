@@ -100,8 +100,13 @@ func trimmed(lookup func(string) (string, bool)) envconfig.Lookuper {
 	})
 }
 
-// normalize lower-cases the enumerations and trims list entries.
+// normalize lower-cases the enumerations (EXTAUTHZ_HTTP_ADDR's "off"
+// included, so that every later reader compares with "off" alone) and trims
+// list entries.
 func (c *Config) normalize() {
+	if strings.EqualFold(c.HTTPAddr, "off") {
+		c.HTTPAddr = "off"
+	}
 	c.AuthType = strings.ToLower(c.AuthType)
 	c.Provider = strings.ToLower(c.Provider)
 	c.LogLevel = strings.ToLower(c.LogLevel)

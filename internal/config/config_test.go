@@ -180,6 +180,20 @@ func TestMalformedValues(t *testing.T) {
 	}
 }
 
+// TestHTTPAddrOffAnyCase: "off" is accepted in any case and handed on
+// lower-cased, so the service's own test for it cannot disagree.
+func TestHTTPAddrOffAnyCase(t *testing.T) {
+	for _, v := range []string{"off", "OFF", " Off "} {
+		c, err := Load(context.Background(), env(map[string]string{"ANTHROPIC_API_KEY": "k", "EXTAUTHZ_HTTP_ADDR": v}))
+		if err != nil {
+			t.Fatalf("EXTAUTHZ_HTTP_ADDR=%q: %v", v, err)
+		}
+		if c.HTTPAddr != "off" {
+			t.Errorf("EXTAUTHZ_HTTP_ADDR=%q became %q, want off", v, c.HTTPAddr)
+		}
+	}
+}
+
 func TestTokenFileMustExist(t *testing.T) {
 	m := fileEnv(t)
 	m["AWF_AUTH_OIDC_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")
