@@ -21,7 +21,8 @@ type okAnswer struct {
 	// when not usable.
 	plain *encodedResponse
 	// variants are WIF OK responses for the client anthropic-beta values
-	// seen in this generation, newest first, at most maxBetaVariants.
+	// seen in this generation, newest first, at most maxBetaVariants of
+	// at most maxCachedBeta bytes each.
 	variants atomic.Pointer[[]*encodedResponse]
 }
 
@@ -30,6 +31,12 @@ type okAnswer struct {
 // so a few cover a sidecar; a client that varies them only costs an encode
 // per request, as without a cache.
 const maxBetaVariants = 8
+
+// maxCachedBeta is the longest anthropic-beta value a variant is cached for.
+// Real values are a few flags (about 100 bytes); the bound keeps the cache
+// at a few kilobytes per generation whatever a client sends — a request can
+// carry megabytes of flags — and longer values are encoded per request.
+const maxCachedBeta = 1 << 10
 
 // encodedResponse is an OK CheckResponse already in wire form: the bytes of
 // proto.Marshal(allowResponse(...)), shared read-only by every RPC that sends
@@ -81,6 +88,9 @@ func encodeAllow(mode Mode, credential, beta string) *encodedResponse {
 func (a *okAnswer) withBeta(beta []byte) *encodedResponse {
 	if string(beta) == oauthBeta {
 		return a.plain
+	}
+	if len(beta) > maxCachedBeta {
+		return encodeAllow(ModeWIF, a.credential, string(beta))
 	}
 	old := a.variants.Load()
 	if old != nil {

@@ -257,8 +257,8 @@ func TestFastPathAllocatesNothing(t *testing.T) {
 }
 
 // TestBetaVariantsAreBounded: each client beta value is encoded once per
-// generation and reused; past maxBetaVariants the oldest are dropped, and
-// every answer stays right.
+// generation and reused; past maxBetaVariants the oldest are dropped, values
+// longer than maxCachedBeta are not kept, and every answer stays right.
 func TestBetaVariantsAreBounded(t *testing.T) {
 	s := newTestServer(t, Options{Mode: ModeWIF, Credentials: servable(testToken)})
 	cred, _, _ := s.creds.Credential(time.Now())
@@ -283,5 +283,21 @@ func TestBetaVariantsAreBounded(t *testing.T) {
 	}
 	if n := len(*a.variants.Load()); n != maxBetaVariants {
 		t.Errorf("%d variants cached, want %d", n, maxBetaVariants)
+	}
+
+	// A value longer than maxCachedBeta is answered right but not kept: the
+	// cache's size cannot follow what clients send.
+	before := a.variants.Load()
+	long := strings.Repeat("x", maxCachedBeta) + "," + oauthBeta
+	e := a.withBeta([]byte(long))
+	resp := new(authv3.CheckResponse)
+	if err := proto.Unmarshal(e.data.Materialize(), resp); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(resp, allowResponse(ModeWIF, testToken, long)) {
+		t.Error("a long beta value encodes another response")
+	}
+	if a.variants.Load() != before {
+		t.Errorf("a %d-byte beta value was cached", len(long))
 	}
 }
