@@ -194,6 +194,26 @@ func TestHTTPAddrOffAnyCase(t *testing.T) {
 	}
 }
 
+// TestCredentialsMustBeHeaderText: a key or request token that authz or
+// net/http could not send is a configuration error, not a service that
+// denies every request.
+func TestCredentialsMustBeHeaderText(t *testing.T) {
+	for _, bad := range []string{"sk-ant-api03-a\tb", "sk-ant-api03-a\r\nx-evil: 1", "sk-ant-api03-\xff", "sk-ant-api03-a\x7f"} {
+		m := map[string]string{"ANTHROPIC_API_KEY": bad}
+		if got := problemVars(t, m); !slices.Equal(got, []string{"ANTHROPIC_API_KEY"}) {
+			t.Errorf("key with a control byte or invalid UTF-8: problems name %v", got)
+		}
+		m = githubEnv()
+		m["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = bad
+		if got := problemVars(t, m); !slices.Equal(got, []string{"ACTIONS_ID_TOKEN_REQUEST_TOKEN"}) {
+			t.Errorf("request token with a control byte or invalid UTF-8: problems name %v", got)
+		}
+	}
+	if got := problemVars(t, map[string]string{"ANTHROPIC_API_KEY": "sk-ant-api03-ok"}); len(got) != 0 {
+		t.Errorf("plain key refused: %v", got)
+	}
+}
+
 func TestTokenFileMustExist(t *testing.T) {
 	m := fileEnv(t)
 	m["AWF_AUTH_OIDC_TOKEN_FILE"] = filepath.Join(t.TempDir(), "missing")

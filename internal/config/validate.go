@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"extauthz/internal/tokens"
 )
@@ -39,7 +40,7 @@ func (c *Config) Validate() error {
 		if c.APIKey.IsZero() {
 			add("ANTHROPIC_API_KEY", "required when AWF_AUTH_TYPE is unset (static-key mode)")
 		} else if hasControl(c.APIKey.Reveal()) {
-			add("ANTHROPIC_API_KEY", "contains control characters and cannot be sent as a header")
+			add("ANTHROPIC_API_KEY", "contains control characters or invalid UTF-8 and cannot be sent as a header")
 		}
 	case TypeGitHubOIDC, TypeOIDCFile:
 		c.validateFederation(add)
@@ -114,7 +115,7 @@ func (c *Config) validateFederation(add func(v, format string, args ...any)) {
 		if c.ActionsRequestToken.IsZero() {
 			add("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "%s", hint)
 		} else if hasControl(c.ActionsRequestToken.Reveal()) {
-			add("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "contains control characters and cannot be sent as a header")
+			add("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "contains control characters or invalid UTF-8 and cannot be sent as a header")
 		}
 	case TypeOIDCFile:
 		if c.TokenFile == "" {
@@ -162,15 +163,17 @@ func checkListenAddr(addr string, offAllowed bool) error {
 	return nil
 }
 
-// hasControl reports whether s contains bytes that cannot appear in a header
-// value (CR, LF, NUL and other controls except tab).
+// hasControl reports whether s cannot be sent as a header value the way
+// authz sends credentials: it holds a control character (CR, LF, NUL, tab,
+// DEL…) or is not valid UTF-8. A key that passed here but not there would
+// start a service that denies every request.
 func hasControl(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+		if c := s[i]; c < 0x20 || c == 0x7f {
 			return true
 		}
 	}
-	return false
+	return !utf8.ValidString(s)
 }
 
 // Listener returns the network ("tcp" or "unix") and address for net.Listen.
