@@ -22,18 +22,19 @@ const testAccessToken = accessTokenPrefix + "exchanged-0001"
 // tokenEndpoint is a fake /v1/oauth/token that asserts the wire format of
 // every request and answers with reply.
 type tokenEndpoint struct {
-	t         *testing.T
-	wantBody  map[string]string
-	wantUA    string
-	reply     func(w http.ResponseWriter, r *http.Request)
-	calls     atomic.Int32
-	server    *httptest.Server
-	exchanger *AnthropicExchanger
+	t             *testing.T
+	wantBody      map[string]string
+	wantAssertion string // the JWT the exchanger was given; testAssertion unless a test says otherwise
+	wantUA        string
+	reply         func(w http.ResponseWriter, r *http.Request)
+	calls         atomic.Int32
+	server        *httptest.Server
+	exchanger     *AnthropicExchanger
 }
 
 func newTokenEndpoint(t *testing.T, workspace string, reply func(w http.ResponseWriter, r *http.Request)) *tokenEndpoint {
 	t.Helper()
-	e := &tokenEndpoint{t: t, reply: reply, wantUA: "extauthz"}
+	e := &tokenEndpoint{t: t, reply: reply, wantUA: "extauthz", wantAssertion: testAssertion.Reveal()}
 	e.server = httptest.NewServer(http.HandlerFunc(e.serve))
 	t.Cleanup(e.server.Close)
 	cfg := AnthropicConfig{
@@ -82,15 +83,13 @@ func (e *tokenEndpoint) serve(w http.ResponseWriter, r *http.Request) {
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		t.Errorf("request body is not a JSON object: %v", err)
 	}
-	want := map[string]any{}
+	want := map[string]any{"assertion": e.wantAssertion}
 	for k, v := range e.wantBody {
 		want[k] = v
 	}
-	assertion, _ := body["assertion"].(string)
-	if assertion == "" {
-		t.Error("request body has no assertion")
+	if assertion, _ := body["assertion"].(string); assertion != e.wantAssertion {
+		t.Errorf("request body's assertion (%d bytes) is not the JWT given to Exchange (%d bytes)", len(assertion), len(e.wantAssertion))
 	}
-	want["assertion"] = assertion
 	if !reflect.DeepEqual(body, want) {
 		keys := make([]string, 0, len(body))
 		for k := range body {
@@ -297,7 +296,8 @@ func TestExchangeAssertionLimit(t *testing.T) {
 	if n := e.calls.Load(); n != 0 {
 		t.Fatalf("%d requests sent for refused assertions, want 0", n)
 	}
-	if _, err := e.exchanger.Exchange(context.Background(), secret.New(strings.Repeat("a", 16<<10))); err != nil {
+	e.wantAssertion = strings.Repeat("a", 16<<10)
+	if _, err := e.exchanger.Exchange(context.Background(), secret.New(e.wantAssertion)); err != nil {
 		t.Errorf("exactly 16 KiB: %v", err)
 	}
 }
