@@ -63,7 +63,8 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	defer cancel()
 	resp, err := authv3.NewAuthorizationClient(conn).Check(ctx, req)
 	if err != nil {
-		fmt.Fprintf(stderr, "extauthz check: Check on %s failed: %v\n", *addr, err)
+		// The status message is the server's text: scrub it like any.
+		fmt.Fprintf(stderr, "extauthz check: Check on %s failed: %s\n", *addr, secret.Scrub(err.Error()))
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "extauthz check: %s http://%s%s via %s\n", *method, *host, *path, *addr)
@@ -130,8 +131,7 @@ func printDecision(w io.Writer, resp *authv3.CheckResponse) bool {
 		fmt.Fprintln(w, "decision: OK")
 		ok := resp.GetOkResponse()
 		for _, h := range ok.GetHeaders() {
-			fmt.Fprintf(w, "  %-7s %s: %s\n", appendMode(h), h.GetHeader().GetKey(),
-				secret.DisplayHeader(h.GetHeader().GetKey(), headerValue(h.GetHeader())))
+			fmt.Fprintf(w, "  %-7s %s: %s\n", appendMode(h), h.GetHeader().GetKey(), displayValue(h.GetHeader()))
 		}
 		for _, k := range ok.GetHeadersToRemove() {
 			fmt.Fprintf(w, "  %-7s %s\n", "remove", k)
@@ -141,7 +141,7 @@ func printDecision(w io.Writer, resp *authv3.CheckResponse) bool {
 	denied := resp.GetDeniedResponse()
 	fmt.Fprintf(w, "decision: DENIED (gRPC %s, HTTP %d)\n", code, denied.GetStatus().GetCode())
 	for _, h := range denied.GetHeaders() {
-		fmt.Fprintf(w, "  %-7s %s: %s\n", "header", h.GetHeader().GetKey(), secret.Scrub(headerValue(h.GetHeader())))
+		fmt.Fprintf(w, "  %-7s %s: %s\n", "header", h.GetHeader().GetKey(), displayValue(h.GetHeader()))
 	}
 	if body := denied.GetBody(); body != "" {
 		fmt.Fprintf(w, "  %-7s %s\n", "body", secret.Scrub(body))
@@ -164,6 +164,16 @@ func appendMode(h *corev3.HeaderValueOption) string {
 		return "set"
 	}
 	return "append?" // neither field set: version-dependent in Envoy
+}
+
+// displayValue is how check shows a mutation's value: a credential header
+// as its fingerprint, anything else scrubbed of credential-looking text, since
+// check may be pointed at any ext_authz server.
+func displayValue(h *corev3.HeaderValue) string {
+	if secret.IsCredentialHeader(h.GetKey()) {
+		return secret.DisplayHeader(h.GetKey(), headerValue(h))
+	}
+	return secret.Scrub(headerValue(h))
 }
 
 func headerValue(h *corev3.HeaderValue) string {
