@@ -299,14 +299,31 @@ func (c *checker) upstreamTLS(path string, m *tlsv3.UpstreamTlsContext) {
 		c.add(path+".sni", ErrUnverifiedTLS, "sni is unset")
 	}
 	ctx := m.GetCommonTlsContext()
-	verified := ctx.GetValidationContext().GetTrustedCa() != nil ||
-		ctx.GetValidationContextSdsSecretConfig() != nil ||
-		ctx.GetCombinedValidationContext().GetDefaultValidationContext().GetTrustedCa() != nil ||
-		ctx.GetCombinedValidationContext().GetValidationContextSdsSecretConfig() != nil
-	if !verified {
+	if ctx.GetValidationContextSdsSecretConfig() != nil || ctx.GetCombinedValidationContext().GetValidationContextSdsSecretConfig() != nil {
+		return // the validation context comes from SDS: its content is not in this file
+	}
+	vcPath := path + ".common_tls_context.validation_context"
+	vc := ctx.GetValidationContext()
+	if vc == nil {
+		vcPath = path + ".common_tls_context.combined_validation_context.default_validation_context"
+		vc = ctx.GetCombinedValidationContext().GetDefaultValidationContext()
+	}
+	if vc.GetTrustedCa() == nil && vc.GetSystemRootCerts() == nil && vc.GetCaCertificateProviderInstance() == nil {
 		c.add(path+".common_tls_context", ErrUnverifiedTLS, "no trusted CA: the peer certificate is not verified")
 	}
-	if ctx.GetValidationContext().GetTrustChainVerification() == tlsv3.CertificateValidationContext_ACCEPT_UNTRUSTED {
-		c.add(path+".common_tls_context.validation_context.trust_chain_verification", ErrUnverifiedTLS, "ACCEPT_UNTRUSTED")
+	if vc.GetTrustChainVerification() == tlsv3.CertificateValidationContext_ACCEPT_UNTRUSTED {
+		c.add(vcPath+".trust_chain_verification", ErrUnverifiedTLS, "ACCEPT_UNTRUSTED")
+	}
+	if vc.GetAllowExpiredCertificate() {
+		c.add(vcPath+".allow_expired_certificate", ErrUnverifiedTLS, "an expired certificate would be accepted")
+	}
+	// A trusted CA alone accepts a certificate it issued for any name: whoever can answer for the
+	// upstream's address (DNS, the network path) with such a certificate receives the bearer.
+	// The name must be checked too, or the key pinned.
+	names := len(vc.GetMatchTypedSubjectAltNames()) > 0 || len(vc.GetMatchSubjectAltNames()) > 0 || m.GetAutoSniSanValidation()
+	pinned := len(vc.GetVerifyCertificateSpki()) > 0 || len(vc.GetVerifyCertificateHash()) > 0
+	if !names && !pinned {
+		c.add(vcPath+".match_typed_subject_alt_names", ErrUnverifiedTLS,
+			"unset (nor auto_sni_san_validation): a certificate a trusted CA issued for any name would be accepted")
 	}
 }

@@ -66,6 +66,12 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 		{"deprecated field", "sidecar.yaml", "    type: STATIC\n", "    type: STATIC\n    http2_protocol_options: {}\n", ErrDeprecated, "clusters[extauthz].http2_protocol_options"},
 		{"TLS without SNI", "sidecar.yaml", "        sni: api.anthropic.com\n", "", ErrUnverifiedTLS, "sni"},
 		{"TLS without a CA", "sidecar.yaml", "            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n", "", ErrUnverifiedTLS, "common_tls_context"},
+		{"TLS without a name check", "sidecar.yaml", "            match_typed_subject_alt_names:\n            - san_type: DNS\n              matcher: { exact: api.anthropic.com }\n", "",
+			ErrUnverifiedTLS, "match_typed_subject_alt_names"},
+		{"TLS accepting expired certificates", "sidecar.yaml", "            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n",
+			"            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n            allow_expired_certificate: true\n", ErrUnverifiedTLS, "allow_expired_certificate"},
+		{"TLS accepting untrusted chains", "sidecar.yaml", "            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n",
+			"            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n            trust_chain_verification: ACCEPT_UNTRUSTED\n", ErrUnverifiedTLS, "ACCEPT_UNTRUSTED"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,6 +86,26 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 			}
 			if v.File != tt.file || !strings.HasPrefix(v.Error(), tt.file+": ") {
 				t.Errorf("violation %q does not name the file %q", v, tt.file)
+			}
+		})
+	}
+}
+
+// The peer's name may be checked from the SNI instead of a SAN list, or its key pinned; either
+// satisfies the name rule.
+func TestUpstreamTLSNameCheckAlternatives(t *testing.T) {
+	const sni = "        sni: api.anthropic.com\n"
+	const sans = "            match_typed_subject_alt_names:\n            - san_type: DNS\n              matcher: { exact: api.anthropic.com }\n"
+	src := mutate(t, readFile(t, filepath.Join(envoyDir, "sidecar.yaml")), sans, "")
+	for name, change := range map[string][2]string{
+		"auto_sni_san_validation": {sni, sni + "        auto_sni_san_validation: true\n"},
+		"pinned key": {"            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n",
+			"            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n" +
+				"            verify_certificate_spki: [\"NvqYIYSbgK2vCJpQhObf77vv+bQWtc5ek5RIOwPiC9A=\"]\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := Validate("sidecar.yaml", []byte(mutate(t, src, change[0], change[1]))); err != nil {
+				t.Fatalf("Validate:\n%v", err)
 			}
 		})
 	}

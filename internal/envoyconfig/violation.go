@@ -27,7 +27,7 @@ var (
 	ErrNoHealthCheck       = errors.New("the ext_authz cluster needs a grpc_health_check")
 	ErrKeepalive           = errors.New("HTTP/2 keepalive pings to a grpc-go server must be at least 300s apart")
 	ErrRouteTimeout        = errors.New("route timeout must be 0 (disabled) or at least 300s: Envoy's 15s default cuts streamed responses")
-	ErrUnverifiedTLS       = errors.New("upstream TLS must set sni and verify the peer against a trusted CA")
+	ErrUnverifiedTLS       = errors.New("upstream TLS must set sni and verify the peer against a trusted CA and by name")
 	ErrAdminExposed        = errors.New("the admin interface must listen on loopback or a unix socket")
 	ErrCredentialFormat    = errors.New("a substitution format names a credential header")
 )
