@@ -6,18 +6,25 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"time"
 
 	"extauthz/internal/config"
 )
 
 // listen binds host:port or unix:/path. A stale unix socket left by a crashed
-// predecessor is removed; any other file at that path is an error.
+// predecessor is removed; a socket another process still listens on is an
+// error, as a TCP port in use would be, and so is any other file at that
+// path.
 func listen(addr string) (net.Listener, error) {
 	network, address := config.Listener(addr)
 	if network == "unix" {
 		fi, err := os.Lstat(address)
 		switch {
 		case err == nil && fi.Mode().Type() == fs.ModeSocket:
+			if c, err := net.DialTimeout("unix", address, time.Second); err == nil {
+				c.Close()
+				return nil, fmt.Errorf("%s: another process is listening on it", address)
+			}
 			if err := os.Remove(address); err != nil {
 				return nil, fmt.Errorf("removing stale socket: %w", err)
 			}

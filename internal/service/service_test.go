@@ -3,7 +3,9 @@ package service
 import (
 	"context"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -177,10 +179,17 @@ func TestStaticKeyModeServesAtOnce(t *testing.T) {
 func TestUnixSocketListeners(t *testing.T) {
 	dir := t.TempDir()
 	grpcSock, httpSock := dir+"/grpc.sock", dir+"/http.sock"
-	// A stale socket from a crashed predecessor must not stop a restart.
-	stale := start(t, map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_GRPC_ADDR": "unix:" + grpcSock, "EXTAUTHZ_HTTP_ADDR": "off"})
-	stale.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
-	_ = stale.stop()
+	// A stale socket from a crashed predecessor must not stop a restart. (A
+	// clean stop unlinks its socket, so leave one behind on purpose.)
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: grpcSock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close()
+	if fi, err := os.Lstat(grpcSock); err != nil || fi.Mode().Type() != fs.ModeSocket {
+		t.Fatalf("no stale socket to start over: %v", err)
+	}
 
 	r := start(t, map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_GRPC_ADDR": "unix:" + grpcSock, "EXTAUTHZ_HTTP_ADDR": "unix:" + httpSock})
 	if r.svc.GRPCAddr() != "unix:"+grpcSock {
@@ -189,6 +198,35 @@ func TestUnixSocketListeners(t *testing.T) {
 	r.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
 	if resp := r.check(t, "api.anthropic.com"); resp.GetStatus().GetCode() != 0 {
 		t.Errorf("Check over a unix socket: status %d", resp.GetStatus().GetCode())
+	}
+}
+
+func TestListenRefusesALiveSocket(t *testing.T) {
+	path := t.TempDir() + "/live.sock"
+	live, err := listen("unix:" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if ln, err := listen("unix:" + path); err == nil {
+		ln.Close()
+		t.Fatal("listen took over a socket another listener serves")
+	}
+	accepted := make(chan error, 1)
+	go func() {
+		c, err := live.Accept()
+		if err == nil {
+			c.Close()
+		}
+		accepted <- err
+	}()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("the first listener lost its socket: %v", err)
+	}
+	c.Close()
+	if err := <-accepted; err != nil {
+		t.Fatalf("the first listener did not accept: %v", err)
 	}
 }
 
