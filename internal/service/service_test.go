@@ -247,3 +247,40 @@ func TestListenRefusesToReplaceAFile(t *testing.T) {
 func testLogger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(&suiteLogs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestShutdownIsBounded: on shutdown grpc.health.v1 turns NOT_SERVING while
+// RPCs still drain, and a stream that never ends cannot hold the process:
+// after gracePeriod the remaining connections are cut and Run returns nil.
+func TestShutdownIsBounded(t *testing.T) {
+	r := start(t, map[string]string{"ANTHROPIC_API_KEY": staticKey})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stream, err := healthpb.NewHealthClient(r.conn).Watch(ctx, &healthpb.HealthCheckRequest{Service: authz.ServiceName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := stream.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("before the stop: %v (%v)", resp.GetStatus(), err)
+	}
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	if resp, err := stream.Recv(); err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("on stop health said %v (%v), want NOT_SERVING while the watch is still served", resp.GetStatus(), err)
+	}
+	if r.svc.Ready() {
+		t.Error("Ready (/readyz, extauthz_ready) is still true while the service stops")
+	}
+	// The watch is left open: GracefulStop alone would wait for it forever.
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("Run returned %v", err)
+		}
+	case <-time.After(gracePeriod + time.Minute): // a hang guard, not an assertion on time
+		t.Fatal("Run did not return while a stream stayed open: GracefulStop is not bounded")
+	}
+	if _, err := stream.Recv(); err == nil {
+		t.Error("the open watch was not cut")
+	}
+}
