@@ -31,7 +31,7 @@ func TestBaselineUnderLoad(t *testing.T) {
 	}
 	for _, client := range []loadgen.Client{loadgen.ClientH2, loadgen.ClientGRPC} {
 		res, err := loadgen.Run(context.Background(), loadgen.Options{Addr: ln.Addr().String(), Method: checkMethod,
-			Request: req, Check: checkOK, Client: client, Conns: 2, InFlight: 4, Duration: 100 * time.Millisecond})
+			Request: req, Check: wantFor(serverBaseline, false).check, Client: client, Conns: 2, InFlight: 4, Duration: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

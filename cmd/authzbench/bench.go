@@ -248,8 +248,8 @@ func serverGoEnv(cfg *config) ([]string, string) {
 }
 
 // preflight sends one typed Check to a server and verifies the whole
-// response before any load, then that the cheap check used under load
-// agrees. It returns the response's size.
+// response before any load, then that the cheap check used on every
+// response under load agrees. It returns the response's size.
 func (s *session) preflight(ctx context.Context, kind string, req *authv3.CheckRequest) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -257,24 +257,15 @@ func (s *session) preflight(ctx context.Context, kind string, req *authv3.CheckR
 	if err != nil {
 		return 0, fmt.Errorf("preflight Check on %s: %w", kind, err)
 	}
-	beta := "oauth-2025-04-20"
-	if s.cfg.clientBeta && kind == serverWIF {
-		beta = clientBeta + "," + beta
-	}
-	switch kind {
-	case serverStatic:
-		err = checkShape(resp, "x-api-key", "sk-ant-api03-", "authorization", "")
-	default:
-		err = checkShape(resp, "authorization", "Bearer sk-ant-oat01-", "x-api-key", beta)
-	}
-	if err != nil {
+	want := wantFor(kind, s.cfg.clientBeta)
+	if err := checkShape(resp, want); err != nil {
 		return 0, fmt.Errorf("preflight Check on %s: %w", kind, err)
 	}
 	b, err := proto.Marshal(resp)
 	if err != nil {
 		return 0, err
 	}
-	if err := checkOK(b); err != nil {
+	if err := want.check(b); err != nil {
 		return 0, fmt.Errorf("preflight on %s: the load-time check rejects a good response: %w", kind, err)
 	}
 	return len(b), nil
@@ -282,7 +273,7 @@ func (s *session) preflight(ctx context.Context, kind string, req *authv3.CheckR
 
 // loadOptions is one run's load against srv.
 func (s *session) loadOptions(srv *server, sh shape, rate float64, settle, window time.Duration) loadgen.Options {
-	o := loadgen.Options{Addr: srv.grpcAddr, Method: checkMethod, Request: s.request, Check: checkOK,
+	o := loadgen.Options{Addr: srv.grpcAddr, Method: checkMethod, Request: s.request, Check: wantFor(srv.kind, s.cfg.clientBeta).check,
 		Client: s.cfg.client, Conns: sh.conns, Rate: rate, Settle: settle, Duration: window}
 	if rate == 0 {
 		o.InFlight = sh.inFlight

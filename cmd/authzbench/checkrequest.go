@@ -69,96 +69,178 @@ func encodeRequest(req *authv3.CheckRequest) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(req)
 }
 
-// Response errors found by checkOK. They are values so that checking costs
-// no allocation.
-var (
-	errMalformed = errors.New("malformed CheckResponse")
-	errNotOK     = errors.New("CheckResponse is not OK (status code ≠ 0 or no ok_response)")
-)
-
-// checkOK reports whether a serialized CheckResponse allows the request, as
-// proto.Unmarshal would read it: status.code 0 (field 1, a google.rpc.Status
-// whose field 1 is the code; repeated occurrences merge, the last code wins)
-// and ok_response (field 3) as the last member of the http_response oneof
-// (denied_response is field 2, error_response field 5). It walks the wire format and allocates
-// nothing.
-func checkOK(msg []byte) error {
-	var code uint64
-	okResponse := false
-	for len(msg) > 0 {
-		num, typ, n := protowire.ConsumeTag(msg)
-		if n < 0 {
-			return errMalformed
-		}
-		msg = msg[n:]
-		if typ == protowire.BytesType && (num >= 1 && num <= 3 || num == 5) {
-			v, n := protowire.ConsumeBytes(msg)
-			if n < 0 {
-				return errMalformed
-			}
-			msg = msg[n:]
-			switch num {
-			case 1:
-				c, present, err := statusCode(v)
-				if err != nil {
-					return err
-				}
-				if present {
-					code = c
-				}
-			case 2, 5: // denied_response, error_response: the oneof's other members
-				okResponse = false
-			case 3:
-				okResponse = true
-			}
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, msg)
-		if n < 0 {
-			return errMalformed
-		}
-		msg = msg[n:]
-	}
-	if code != 0 || !okResponse {
-		return errNotOK
-	}
-	return nil
-}
-
-// statusCode is the last code (field 1) in a serialized google.rpc.Status,
-// and whether there was one.
-func statusCode(msg []byte) (code uint64, present bool, err error) {
-	for len(msg) > 0 {
-		num, typ, n := protowire.ConsumeTag(msg)
-		if n < 0 {
-			return 0, false, errMalformed
-		}
-		msg = msg[n:]
-		if num == 1 && typ == protowire.VarintType {
-			v, n := protowire.ConsumeVarint(msg)
-			if n < 0 {
-				return 0, false, errMalformed
-			}
-			code, present, msg = v, true, msg[n:]
-			continue
-		}
-		n = protowire.ConsumeFieldValue(num, typ, msg)
-		if n < 0 {
-			return 0, false, errMalformed
-		}
-		msg = msg[n:]
-	}
-	return code, present, nil
-}
-
 // errShape is wrapped when a server's OK response is not what the contract
 // (or, for the baseline, its imitation) says.
 var errShape = errors.New("unexpected CheckResponse")
 
+// Response errors found by okWant.check. They are values so that checking
+// costs no allocation.
+var (
+	errMalformed    = errors.New("malformed CheckResponse")
+	errNotOK        = errors.New("CheckResponse is not OK (status code ≠ 0 or no ok_response)")
+	errNoCredential = fmt.Errorf("%w: OK without the credential header", errShape)
+	errNotRemoved   = fmt.Errorf("%w: OK without the header to remove", errShape)
+	errNoBeta       = fmt.Errorf("%w: OK without the expected anthropic-beta", errShape)
+)
+
+// okWant is what every OK response of one server must carry: the credential
+// header with a value that starts with prefix and goes on, the header it
+// removes, and anthropic-beta equal to beta when beta is set. The benchmark
+// checks it on every response under load, so a server that answers OK
+// without doing its job (a stale or empty pre-encoded answer after a token
+// refresh, say) fails instead of looking fast.
+type okWant struct{ header, prefix, removed, beta string }
+
+// wantFor is what kind's OK responses carry: the contract's, or for the
+// baseline its imitation of the WIF shape (which never merges a client beta).
+func wantFor(kind string, clientBetaSent bool) okWant {
+	if kind == serverStatic {
+		return okWant{header: "x-api-key", prefix: "sk-ant-api03-", removed: "authorization"}
+	}
+	beta := "oauth-2025-04-20"
+	if clientBetaSent && kind == serverWIF {
+		beta = clientBeta + "," + beta
+	}
+	return okWant{header: "authorization", prefix: "Bearer sk-ant-oat01-", removed: "x-api-key", beta: beta}
+}
+
+// okFound is what check has seen of an okWant in the current ok_response.
+type okFound struct{ credential, removed, beta bool }
+
+// check reports whether a serialized CheckResponse allows the request and
+// carries what w wants, as proto.Unmarshal would read it: status.code 0
+// (field 1, a google.rpc.Status whose field 1 is the code; repeated
+// occurrences merge, the last code wins) and ok_response (field 3) as the
+// last member of the http_response oneof (denied_response is field 2,
+// error_response field 5; ok_response occurring again merges into the one
+// before, after another member it starts afresh). It walks the wire format
+// and allocates nothing.
+func (w okWant) check(msg []byte) error {
+	var code uint64
+	okResponse := false
+	var got okFound
+	err := eachField(msg, func(num protowire.Number, typ protowire.Type, b []byte, _ uint64) error {
+		if typ != protowire.BytesType {
+			return nil
+		}
+		switch num {
+		case 1:
+			return eachField(b, func(num protowire.Number, typ protowire.Type, _ []byte, x uint64) error {
+				if num == 1 && typ == protowire.VarintType {
+					code = x
+				}
+				return nil
+			})
+		case 2, 5: // denied_response, error_response: the oneof's other members
+			okResponse = false
+		case 3:
+			if !okResponse {
+				got = okFound{}
+			}
+			okResponse = true
+			return w.scan(b, &got)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return err
+	case code != 0 || !okResponse:
+		return errNotOK
+	case !got.credential:
+		return errNoCredential
+	case !got.removed:
+		return errNotRemoved
+	case w.beta != "" && !got.beta:
+		return errNoBeta
+	}
+	return nil
+}
+
+// scan records in got what a serialized OkHttpResponse holds of w: its
+// headers (field 2, HeaderValueOption) and headers_to_remove (field 5).
+func (w okWant) scan(msg []byte, got *okFound) error {
+	return eachField(msg, func(num protowire.Number, typ protowire.Type, b []byte, _ uint64) error {
+		if typ != protowire.BytesType {
+			return nil
+		}
+		switch num {
+		case 2:
+			key, value, err := headerOf(b)
+			if err != nil {
+				return err
+			}
+			if string(key) == w.header && len(value) > len(w.prefix) && string(value[:len(w.prefix)]) == w.prefix {
+				got.credential = true
+			}
+			if w.beta != "" && string(key) == "anthropic-beta" && string(value) == w.beta {
+				got.beta = true
+			}
+		case 5:
+			if string(b) == w.removed {
+				got.removed = true
+			}
+		}
+		return nil
+	})
+}
+
+// headerOf is the key and value of a serialized HeaderValueOption: its
+// header (field 1), a HeaderValue with key (1) and value (2). Repeated
+// occurrences merge, so the last key and the last value win.
+func headerOf(msg []byte) (key, value []byte, err error) {
+	err = eachField(msg, func(num protowire.Number, typ protowire.Type, b []byte, _ uint64) error {
+		if num != 1 || typ != protowire.BytesType {
+			return nil
+		}
+		return eachField(b, func(num protowire.Number, typ protowire.Type, b []byte, _ uint64) error {
+			switch {
+			case typ != protowire.BytesType:
+			case num == 1:
+				key = b
+			case num == 2:
+				value = b
+			}
+			return nil
+		})
+	})
+	return key, value, err
+}
+
+// eachField calls f with every field of a serialized message: its number,
+// its wire type, and the contents of a length-delimited field or the value
+// of a varint. Bytes that are not a message give errMalformed.
+func eachField(msg []byte, f func(num protowire.Number, typ protowire.Type, b []byte, x uint64) error) error {
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return errMalformed
+		}
+		msg = msg[n:]
+		var b []byte
+		var x uint64
+		switch typ {
+		case protowire.BytesType:
+			b, n = protowire.ConsumeBytes(msg)
+		case protowire.VarintType:
+			x, n = protowire.ConsumeVarint(msg)
+		default:
+			n = protowire.ConsumeFieldValue(num, typ, msg)
+		}
+		if n < 0 {
+			return errMalformed
+		}
+		msg = msg[n:]
+		if err := f(num, typ, b, x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkShape verifies one decoded response in full, before any load: OK,
-// the credential header with its value prefix, anthropic-beta when wanted,
-// both append fields on every header, and the removed header.
-func checkShape(resp *authv3.CheckResponse, credHeader, credPrefix, removed string, wantBeta string) error {
+// what w wants, and both append fields on every header.
+func checkShape(resp *authv3.CheckResponse, w okWant) error {
 	if resp.GetStatus().GetCode() != 0 || resp.GetOkResponse() == nil {
 		return fmt.Errorf("%w: not OK (code %d)", errShape, resp.GetStatus().GetCode())
 	}
@@ -170,14 +252,14 @@ func checkShape(resp *authv3.CheckResponse, credHeader, credPrefix, removed stri
 		}
 		seen[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
 	}
-	if v, found := seen[credHeader]; !found || !strings.HasPrefix(v, credPrefix) || len(v) <= len(credPrefix) {
-		return fmt.Errorf("%w: no %s header starting %q", errShape, credHeader, credPrefix)
+	if v, found := seen[w.header]; !found || !strings.HasPrefix(v, w.prefix) || len(v) <= len(w.prefix) {
+		return fmt.Errorf("%w: no %s header starting %q", errShape, w.header, w.prefix)
 	}
-	if wantBeta != "" && seen["anthropic-beta"] != wantBeta {
-		return fmt.Errorf("%w: anthropic-beta %q, want %q", errShape, seen["anthropic-beta"], wantBeta)
+	if w.beta != "" && seen["anthropic-beta"] != w.beta {
+		return fmt.Errorf("%w: anthropic-beta %q, want %q", errShape, seen["anthropic-beta"], w.beta)
 	}
-	if !slices.Contains(ok.GetHeadersToRemove(), removed) {
-		return fmt.Errorf("%w: %s is not removed", errShape, removed)
+	if !slices.Contains(ok.GetHeadersToRemove(), w.removed) {
+		return fmt.Errorf("%w: %s is not removed", errShape, w.removed)
 	}
 	return nil
 }
