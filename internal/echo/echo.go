@@ -3,7 +3,8 @@
 // — method, path, host and every request header — so that a developer can
 // see what an upstream behind Envoy and extauthz would see. Credential
 // headers (authorization, proxy-authorization, x-api-key) are shown only as
-// scheme, kind prefix and fingerprint, never in full.
+// scheme, kind prefix and fingerprint, never in full; credential-looking text
+// anywhere else in a header or the path is masked (secret.Scrub).
 package echo
 
 import (
@@ -22,13 +23,13 @@ import (
 type Reply struct {
 	// Method is the request method.
 	Method string `json:"method"`
-	// Path is the request target: path and query, as received.
+	// Path is the request target: path and query, as received but scrubbed.
 	Path string `json:"path"`
 	// Host is the Host header (HTTP/1) or :authority (HTTP/2).
 	Host string `json:"host"`
 	// Headers maps each lower-cased header name to all its values in the
 	// order received; credential values are in their display form
-	// (secret.DisplayHeader).
+	// (secret.DisplayHeader), others are scrubbed (secret.Scrub).
 	Headers map[string][]string `json:"headers"`
 }
 
@@ -38,10 +39,20 @@ func Describe(r *http.Request) Reply {
 	for name, values := range r.Header {
 		key := strings.ToLower(name)
 		for _, v := range values {
-			headers[key] = append(headers[key], secret.DisplayHeader(key, v))
+			headers[key] = append(headers[key], display(key, v))
 		}
 	}
-	return Reply{Method: r.Method, Path: r.URL.RequestURI(), Host: r.Host, Headers: headers}
+	return Reply{Method: r.Method, Path: secret.Scrub(r.URL.RequestURI()), Host: r.Host, Headers: headers}
+}
+
+// display is how a header value is shown: a credential header's as its
+// fingerprint, any other scrubbed of credential-looking text, so that a key a
+// client put in the wrong header is not echoed in clear either.
+func display(key, value string) string {
+	if secret.IsCredentialHeader(key) {
+		return secret.DisplayHeader(key, value)
+	}
+	return secret.Scrub(value)
 }
 
 // Handler answers every request, whatever its method or path, with 200 and

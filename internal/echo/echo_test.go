@@ -31,6 +31,7 @@ func TestHandlerDescribesTheRequest(t *testing.T) {
 	req.Header.Add("Anthropic-Beta", "tools-2024-04-04")
 	req.Header.Add("anthropic-beta", "oauth-2025-04-20") // another line, non-canonical name
 	req.Header.Set("X-Note", "a<b & c>d")
+	req.Header.Set("X-Misplaced-Key", apiKey) // a key in a header not meant for one
 	resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -62,6 +63,7 @@ func TestHandlerDescribesTheRequest(t *testing.T) {
 			"x-api-key":       {"sk-ant-api03-… (fingerprint " + secret.New(apiKey).Fingerprint() + ")"},
 			"anthropic-beta":  {"tools-2024-04-04", "oauth-2025-04-20"},
 			"x-note":          {"a<b & c>d"},
+			"x-misplaced-key": {secret.Redacted},
 			"content-length":  {"13"},
 			"accept-encoding": {"gzip"},
 			"user-agent":      {"Go-http-client/1.1"},
@@ -75,12 +77,12 @@ func TestHandlerDescribesTheRequest(t *testing.T) {
 func TestHandlerAnswersAnyMethodAndPath(t *testing.T) {
 	for _, method := range []string{"GET", "PUT", "DELETE", "PATCH", "OPTIONS"} {
 		rec := httptest.NewRecorder()
-		Handler().ServeHTTP(rec, httptest.NewRequest(method, "http://echo.local/any/where", nil))
+		Handler().ServeHTTP(rec, httptest.NewRequest(method, "http://echo.local/any/where?key="+apiKey, nil))
 		var got Reply
 		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK {
 			t.Fatalf("%s: status %d, %v", method, rec.Code, err)
 		}
-		if got.Method != method || got.Path != "/any/where" || got.Host != "echo.local" || len(got.Headers) != 0 {
+		if got.Method != method || got.Path != "/any/where?key="+secret.Redacted || got.Host != "echo.local" || len(got.Headers) != 0 {
 			t.Errorf("%s: %+v", method, got)
 		}
 	}
