@@ -103,9 +103,7 @@ func (c *checker) message(path string, m proto.Message) {
 	case *ext_authzv3.ExtAuthz:
 		c.extAuthz(path, m)
 	case *ext_authzv3.ExtAuthzPerRoute:
-		if m.GetDisabled() {
-			c.add(path+".disabled", ErrExtAuthzDisabled, "a per-route config turns the check off")
-		}
+		c.extAuthzPerRoute(path, m)
 	case *routev3.RouteAction:
 		c.routeAction(path, m)
 	case *routev3.WeightedCluster_ClusterWeight:
@@ -212,6 +210,24 @@ func (c *checker) extAuthz(path string, m *ext_authzv3.ExtAuthz) {
 	}
 	if m.GetFilterEnabled() != nil || m.GetFilterEnabledMetadata() != nil || m.GetDenyAtDisable() != nil {
 		c.add(path, ErrExtAuthzDisabled, "filter_enabled, filter_enabled_metadata or deny_at_disable is set")
+	}
+}
+
+// extAuthzPerRoute checks a route's override of the filter: it may add context extensions, but
+// not turn the check off, send the body, or call anything but a checked gRPC service.
+func (c *checker) extAuthzPerRoute(path string, m *ext_authzv3.ExtAuthzPerRoute) {
+	if m.GetDisabled() {
+		c.add(path+".disabled", ErrExtAuthzDisabled, "a per-route config turns the check off")
+	}
+	settings := m.GetCheckSettings()
+	if settings.GetWithRequestBody() != nil {
+		c.add(path+".check_settings.with_request_body", ErrRequestBody, "a per-route config sends the body")
+	}
+	switch {
+	case settings.GetGrpcService() != nil:
+		c.checkService(path+".check_settings.grpc_service", settings.GetGrpcService())
+	case settings.GetHttpService() != nil:
+		c.add(path+".check_settings.http_service", ErrNotGRPC, "a per-route config calls an HTTP service")
 	}
 }
 

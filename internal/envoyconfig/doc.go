@@ -9,10 +9,10 @@
 // Check then asserts what this project needs of a config that fronts extauthz: ext_authz is the
 // first HTTP filter of every connection manager, fails closed with 503, speaks transport API V3
 // over gRPC with a timeout of at most 1 s to a cluster that exists, speaks HTTP/2 and is
-// health-checked; only the headers extauthz reads are sent to it, no body; every referenced
-// cluster exists; routes do not cut long responses; upstream TLS verifies the peer's chain and
-// its name (or pins its key); the admin interface is on loopback; no deprecated field is used;
-// and no substitution format (access logs, added headers) names a credential header. Each
-// problem is a *Violation that names the file, the field path and the broken rule (one of the
-// Err sentinels).
+// health-checked; only the headers extauthz reads are sent to it, no body; no per-route config
+// undoes any of that; every referenced cluster exists; routes do not cut long responses;
+// upstream TLS verifies the peer's chain and its name (or pins its key); the admin interface is
+// on loopback; no deprecated field is used; and no substitution format (access logs, added
+// headers) names a credential header. Each problem is a *Violation that names the file, the
+// field path and the broken rule (one of the Err sentinels).
 package envoyconfig
