@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"maps"
 	"net"
@@ -132,6 +133,72 @@ func TestOnlyTheFirstRequestCarriesTheIndexingBlock(t *testing.T) {
 	}
 	if len(headerLens) != 2 || headerLens[0] <= headerLens[1] || headerLens[1] != 7 {
 		t.Errorf("HEADERS payloads %v, want a longer first block and then 7 bytes", headerLens)
+	}
+}
+
+// Every way a response can fall short of a good gRPC answer counts as a
+// failure, so that a broken server cannot look fast.
+func TestResponseOutcomes(t *testing.T) {
+	var enc bytes.Buffer
+	block := func(fields ...string) []byte {
+		enc.Reset()
+		e := hpack.NewEncoder(&enc)
+		for i := 0; i < len(fields); i += 2 {
+			e.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+		}
+		return bytes.Clone(enc.Bytes())
+	}
+	const eh, es = flagEndHeaders, flagEndStream
+	frame := func(typ frameType, flags uint8, payload []byte) []byte {
+		return appendFrame(nil, typ, flags, 1, payload)
+	}
+	ok200 := frame(frameHeaders, eh, block(":status", "200"))
+	msg := frame(frameData, 0, grpcFrame(testResponse))
+	trailers := func(code string) []byte { return frame(frameHeaders, eh|es, block("grpc-status", code)) }
+	split := block(":status", "200", "content-type", "application/grpc")
+	for _, c := range []struct {
+		name   string
+		frames [][]byte
+		want   error // nil: a good response
+	}{
+		{"good", [][]byte{ok200, msg, trailers("0")}, nil},
+		{"good, headers continued", [][]byte{frame(frameHeaders, 0, split[:2]), frame(frameContinuation, eh, split[2:]), msg, trailers("0")}, nil},
+		{"trailers only, OK", [][]byte{frame(frameHeaders, eh|es, block(":status", "200", "grpc-status", "0"))}, errNoMessage},
+		{"no trailers", [][]byte{ok200, frame(frameData, es, grpcFrame(testResponse))}, errNoStatus},
+		{"trailers without grpc-status", [][]byte{ok200, msg, frame(frameHeaders, eh|es, block("x", "y"))}, errNoStatus},
+		{"HTTP 503", [][]byte{frame(frameHeaders, eh, block(":status", "503")), msg, trailers("0")}, errHTTPStatus},
+		{"grpc-status 14", [][]byte{ok200, trailers("14")}, statusError{14}},
+		{"wrong body", [][]byte{ok200, frame(frameData, 0, grpcFrame([]byte("nope"))), trailers("0")}, errWrongBody},
+		{"compressed body", [][]byte{ok200, frame(frameData, 0, append([]byte{1}, grpcFrame(testResponse)[1:]...)), trailers("0")}, errNoMessage},
+		{"body split over frames", [][]byte{ok200, msg[:frameHeaderLen+3], trailers("0")}, errNoMessage},
+		{"reset", [][]byte{ok200, frame(frameRSTStream, 0, []byte{0, 0, 0, 2})}, errReset},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			conn := offlineConn(t, 4, false)
+			conn.check = checkOK
+			conn.run.recording.Store(true)
+			h2Driver{conn}.offer(conn.run.now())
+			for _, f := range c.frames {
+				h := parseFrameHeader(f)
+				h.length = uint32(len(f) - frameHeaderLen) // a cut frame is shorter than its header says
+				if err := conn.handle(h, f[frameHeaderLen:]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := conn.rec
+			if r.ok+r.bad != 1 || r.hist.Count() != 1 {
+				t.Fatalf("%d good and %d failed responses with %d latencies; want one in all", r.ok, r.bad, r.hist.Count())
+			}
+			if c.want == nil {
+				if r.ok != 1 {
+					t.Errorf("a good response failed: %v", r.firstErr)
+				}
+				return
+			}
+			if r.bad != 1 || !errors.Is(r.firstErr, c.want) {
+				t.Errorf("failure %v, want %v", r.firstErr, c.want)
+			}
+		})
 	}
 }
 
