@@ -52,8 +52,5 @@ func TestEchoCommand(t *testing.T) {
 
 func TestEchoCommandRefusesABadAddress(t *testing.T) {
 	code, stdout, stderr := invoke(t, mapEnv(map[string]string{"EXTAUTHZ_ECHO_ADDR": "8081"}), "echo")
-	if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "extauthz: configuration: EXTAUTHZ_ECHO_ADDR: ") ||
-		strings.Count(stderr, "\n") != 1 {
-		t.Errorf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
-	}
+	wantConfigProblems(t, code, stdout, stderr, "EXTAUTHZ_ECHO_ADDR")
 }

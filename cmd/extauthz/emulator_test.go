@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,21 +41,12 @@ func (a *announced) Write(p []byte) (int, error) {
 // returns its exit code.
 func startHelper(t *testing.T, lookup env, args ...string) (url string, stop func() int, stderr *output) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := newAnnounced(), &output{}
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, args, stdout, stderr, lookup) }()
-	var once sync.Once
-	code := -1
-	stop = func() int {
-		once.Do(func() { cancel(); code = <-done })
-		return code
-	}
-	t.Cleanup(func() { stop() })
+	stdout := newAnnounced()
+	stop, stderr, exited := start(t, stdout, lookup, args...)
 	select {
 	case url = <-stdout.url:
-	case code := <-done:
-		t.Fatalf("%s exited %d before announcing its address:\n%s", args[0], code, stderr)
+	case <-exited:
+		t.Fatalf("%s exited %d before announcing its address:\n%s", args[0], stop(), stderr)
 	}
 	return url, stop, stderr
 }
@@ -142,11 +132,7 @@ func TestEmulatorConfigurationProblemsExit2(t *testing.T) {
 		"AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID": "svac_01xyz",
 	}
 	suiteOutput.Remember(good["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	with := func(changes map[string]string) map[string]string {
-		m := maps.Clone(good)
-		maps.Copy(m, changes)
-		return m
-	}
+	with := func(changes map[string]string) map[string]string { return withEnv(good, changes) }
 	cases := []struct {
 		name  string
 		env   map[string]string
@@ -167,18 +153,7 @@ func TestEmulatorConfigurationProblemsExit2(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, stdout, stderr := invoke(t, mapEnv(c.env), append([]string{"emulator"}, c.flags...)...)
-			if code != exitUsage || stdout != "" {
-				t.Fatalf("exit %d, stdout %q; want 2 and nothing", code, stdout)
-			}
-			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
-			if len(lines) != len(c.want) {
-				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(c.want), stderr)
-			}
-			for i, v := range c.want {
-				if !strings.HasPrefix(lines[i], "extauthz: configuration: "+v+": ") {
-					t.Errorf("line %d does not name %s: %s", i+1, v, lines[i])
-				}
-			}
+			wantConfigProblems(t, code, stdout, stderr, c.want...)
 		})
 	}
 }

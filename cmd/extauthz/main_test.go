@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -58,19 +61,23 @@ func invoke(t *testing.T, lookup env, args ...string) (code int, stdout, stderr 
 // (as SIGTERM would) and returns its exit code.
 func background(t *testing.T, lookup env, args ...string) (stop func() int, stderr *output) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	var out output
-	stderr = &output{}
-	go func() { done <- run(ctx, args, &out, stderr, lookup) }()
-	var once sync.Once
-	code := -1
-	stop = func() int {
-		once.Do(func() { cancel(); code = <-done })
-		return code
-	}
-	t.Cleanup(func() { stop() })
+	stop, stderr, _ = start(t, &output{}, lookup, args...)
 	return stop, stderr
+}
+
+// start runs a command in-process, writing to stdout, until the test ends.
+// stop cancels it (as SIGTERM would), waits, and returns its exit code; it
+// may be called more than once. exited is closed when the command returns.
+func start(t *testing.T, stdout io.Writer, lookup env, args ...string) (stop func() int, stderr *output, exited <-chan struct{}) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr = &output{}
+	done := make(chan struct{})
+	code := -1
+	go func() { code = run(ctx, args, stdout, stderr, lookup); close(done) }()
+	stop = func() int { cancel(); <-done; return code }
+	t.Cleanup(func() { stop() })
+	return stop, stderr, done
 }
 
 // waitServing blocks until the gRPC server at addr reports SERVING.
@@ -134,20 +141,7 @@ func TestConfigurationProblemsExit2(t *testing.T) {
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN":        "cmd-test-request-token",
 	}
 	suiteOutput.Remember(full["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	with := func(changes map[string]string) map[string]string {
-		m := map[string]string{}
-		for k, v := range full {
-			m[k] = v
-		}
-		for k, v := range changes {
-			if v == "<unset>" {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-		}
-		return m
-	}
+	with := func(changes map[string]string) map[string]string { return withEnv(full, changes) }
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -170,25 +164,41 @@ func TestConfigurationProblemsExit2(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, stdout, stderr := invoke(t, mapEnv(c.env), "serve")
-			if code != exitUsage {
-				t.Fatalf("exit %d, want 2; stderr:\n%s", code, stderr)
-			}
-			if stdout != "" {
-				t.Errorf("stdout = %q, want nothing", stdout)
-			}
-			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
-			if len(lines) != len(c.want) {
-				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(c.want), stderr)
-			}
-			for _, v := range c.want {
-				found := false
-				for _, l := range lines {
-					found = found || strings.HasPrefix(l, "extauthz: configuration: "+v+": ")
-				}
-				if !found {
-					t.Errorf("no line names %s:\n%s", v, stderr)
-				}
-			}
+			wantConfigProblems(t, code, stdout, stderr, c.want...)
 		})
+	}
+}
+
+// withEnv is a copy of base with changes applied; a change to "<unset>"
+// removes the variable.
+func withEnv(base, changes map[string]string) map[string]string {
+	m := maps.Clone(base)
+	for k, v := range changes {
+		if v == "<unset>" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// wantConfigProblems checks the command-line face of bad configuration:
+// exit 2, nothing on stdout, and on stderr one line per problem, each
+// "extauthz: configuration: VAR: …", naming exactly the variables in want
+// (in any order).
+func wantConfigProblems(t *testing.T, code int, stdout, stderr string, want ...string) {
+	t.Helper()
+	if code != exitUsage || stdout != "" {
+		t.Fatalf("exit %d, stdout %q; want 2 and nothing; stderr:\n%s", code, stdout, stderr)
+	}
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), stderr)
+	}
+	for _, v := range want {
+		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "extauthz: configuration: "+v+": ") }) {
+			t.Errorf("no line names %s:\n%s", v, stderr)
+		}
 	}
 }
