@@ -2,6 +2,7 @@ package deployconfig
 
 import (
 	"errors"
+	"go/build"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -136,4 +137,131 @@ func instructionArgs(ins []Instruction) []string {
 		out[i] = in.Args
 	}
 	return out
+}
+
+// The build context holds every file `go build ./cmd/extauthz` reads in the image's build
+// (linux, CGO_ENABLED=0): the module files, and the Go, assembly and embedded files of every
+// package of this module the binary imports, directly or not. Tests, fixtures and everything
+// else stay out.
+func TestDockerignoreKeepsWhatTheBuildReads(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignore := parseDockerignore(t, data)
+	needed := append([]string{"go.mod", "go.sum"}, buildFiles(t, "cmd/extauthz")...)
+	for _, f := range needed {
+		if ignore.excludes(f) {
+			t.Errorf(".dockerignore leaves out %s, which the build reads", f)
+		}
+	}
+	if len(needed) < 20 {
+		t.Errorf("found only %d files the build reads: %v", len(needed), needed)
+	}
+	for _, f := range []string{"extauthz", "README.md", ".git/HEAD", "envoy/local.yaml", "internal/envoyconfig/check_test.go", "internal/e2e/testdata/x.json", "internal/zzprobe/probe.go"} {
+		if !ignore.excludes(f) {
+			t.Errorf(".dockerignore keeps %s in the build context", f)
+		}
+	}
+}
+
+// dockerignore is a parsed .dockerignore: Docker's rules in order, the last match winning, a
+// rule matching a path when it matches the path or one of its parent directories.
+type dockerignore []dockerignoreRule
+
+type dockerignoreRule struct {
+	re     *regexp.Regexp
+	negate bool
+}
+
+func parseDockerignore(t *testing.T, data []byte) dockerignore {
+	t.Helper()
+	var rules dockerignore
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		pattern, negate := strings.CutPrefix(line, "!")
+		if strings.ContainsAny(pattern, `[\`) {
+			t.Fatalf(".dockerignore rule %q: character classes and escapes are not modelled here", line)
+		}
+		pattern = strings.TrimPrefix(filepath.ToSlash(filepath.Clean(pattern)), "/")
+		var re strings.Builder
+		re.WriteString("^")
+		for i := 0; i < len(pattern); i++ {
+			switch rest := pattern[i:]; {
+			case strings.HasPrefix(rest, "**/"):
+				re.WriteString("(.*/)?")
+				i += 2
+			case strings.HasPrefix(rest, "**"):
+				re.WriteString(".*")
+				i++
+			case rest[0] == '*':
+				re.WriteString("[^/]*")
+			case rest[0] == '?':
+				re.WriteString("[^/]")
+			default:
+				re.WriteString(regexp.QuoteMeta(rest[:1]))
+			}
+		}
+		re.WriteString("$")
+		rules = append(rules, dockerignoreRule{regexp.MustCompile(re.String()), negate})
+	}
+	return rules
+}
+
+func (d dockerignore) excludes(path string) bool {
+	excluded := false
+	for _, r := range d {
+		parts := strings.Split(path, "/")
+		for i := range parts {
+			if r.re.MatchString(strings.Join(parts[:i+1], "/")) {
+				excluded = !r.negate
+				break
+			}
+		}
+	}
+	return excluded
+}
+
+// buildFiles lists, relative to the repository root, the files a linux CGO_ENABLED=0 build of
+// the package in dir reads from this module, following its imports of the module's packages.
+func buildFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	ctx := build.Default
+	ctx.GOOS, ctx.GOARCH, ctx.CgoEnabled = "linux", "amd64", false
+	const module = "extauthz/"
+	seen := map[string]bool{}
+	var files []string
+	var visit func(dir string)
+	visit = func(dir string) {
+		if seen[dir] {
+			return
+		}
+		seen[dir] = true
+		pkg, err := ctx.ImportDir(filepath.Join(repoRoot, dir), 0)
+		if err != nil {
+			t.Fatalf("package %s: %v", dir, err)
+		}
+		for _, list := range [][]string{pkg.GoFiles, pkg.CgoFiles, pkg.SFiles, pkg.HFiles, pkg.SysoFiles, pkg.EmbedPatterns} {
+			for _, name := range list {
+				matches, err := filepath.Glob(filepath.Join(repoRoot, dir, name))
+				if err != nil || len(matches) == 0 {
+					t.Fatalf("package %s: %s matches no file (%v)", dir, name, err)
+				}
+				for _, m := range matches {
+					rel, _ := filepath.Rel(repoRoot, m)
+					files = append(files, filepath.ToSlash(rel))
+				}
+			}
+		}
+		for _, imp := range pkg.Imports {
+			if sub, ok := strings.CutPrefix(imp, module); ok {
+				visit(sub)
+			}
+		}
+	}
+	visit(dir)
+	return files
 }
