@@ -144,8 +144,10 @@ func TestExtauthzDeployment(t *testing.T) {
 	if projected == nil {
 		t.Fatalf("no projected service-account token at %s", tokenFile)
 	}
-	if projected.Audience != "https://api.anthropic.com" || projected.ExpirationSeconds == nil || *projected.ExpirationSeconds != 3600 {
-		t.Errorf("projection audience %q expiration %v, want https://api.anthropic.com and 3600", projected.Audience, projected.ExpirationSeconds)
+	// 600 s, the minimum: each exchange spends the JWT's jti, and the kubelet rotates the file
+	// only at 80 % of its life, so a long-lived projection outlives the access tokens it buys.
+	if projected.Audience != "https://api.anthropic.com" || projected.ExpirationSeconds == nil || *projected.ExpirationSeconds != 600 {
+		t.Errorf("projection audience %q expiration %v, want https://api.anthropic.com and 600", projected.Audience, projected.ExpirationSeconds)
 	}
 
 	// Probes on the HTTP port extauthz listens on.
