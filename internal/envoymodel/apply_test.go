@@ -82,9 +82,10 @@ func TestAppendSemanticsMatrix(t *testing.T) {
 	}
 }
 
-// TestModelTellsFragileServersFromOurs: only append=false together with
-// OVERWRITE_IF_EXISTS_OR_ADD (what extauthz sends) overwrites the client's
-// Authorization on every version; each common shortcut breaks on one.
+// TestModelTellsFragileServersFromOurs: append_action
+// OVERWRITE_IF_EXISTS_OR_ADD overwrites the client's Authorization on every
+// version, with append=false (what extauthz sends) or without it (Pomerium);
+// the shortcuts that leave append_action at its default each break on one.
 func TestModelTellsFragileServersFromOurs(t *testing.T) {
 	cases := []struct {
 		name       string

@@ -23,9 +23,14 @@
 //     APPEND_IF_EXISTS_OR_ADD, false → OVERWRITE_IF_EXISTS_OR_ADD), else
 //     `append_action`.
 //
-// Only a response that sets both `append=false` and OVERWRITE_IF_EXISTS_OR_ADD
-// overwrites on every version; the unit tests show the model telling such a
-// response from fragile ones.
+// A response that sets append_action OVERWRITE_IF_EXISTS_OR_ADD, with
+// `append` false or unset, overwrites on every version. One that leaves
+// append_action at its default breaks: with `append=false` only, on 1.37.0;
+// with neither field, on 1.37.0 and current Envoy. extauthz sets both fields
+// so that it relies on no default at all; since no modelled version tells
+// that from append_action alone, a test that wants both fields must look at
+// the response itself. The unit tests show the model telling the fragile
+// responses from the robust ones.
 //
 // Pseudo-headers (":authority", ":path", …) and "host" are untouchable: the
 // model never removes, sets or appends them and reports every attempt in
