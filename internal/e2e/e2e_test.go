@@ -99,6 +99,15 @@ func wifBearer(t *testing.T, s seen) string {
 	return token
 }
 
+// checkWire fails the test if a response through p held something Envoy
+// would not apply as meant (proxy.wireProblems).
+func checkWire(t *testing.T, p *proxy) {
+	t.Helper()
+	if problems := p.wireProblems(); len(problems) > 0 {
+		t.Errorf("%v: the responses relied on defaults or tried mutations Envoy ignores: %q", p.filter.Version(), problems)
+	}
+}
+
 // startWIF runs the emulator minting tokens that live lifetime, the service
 // against it in github-oidc mode with the compose stack's allowed hosts
 // (serving once this returns), and the upstream.
@@ -137,9 +146,7 @@ func TestWIFThroughEveryEnvoy(t *testing.T) {
 			if got := reply.Headers["authorization"]; !slices.Equal(got, []string{want}) {
 				t.Errorf("echo shows authorization %q, want %q", got, want)
 			}
-			if ignored := p.ignoredMutations(); len(ignored) > 0 {
-				t.Errorf("the response tried mutations Envoy ignores: %q", ignored)
-			}
+			checkWire(t, p)
 		})
 	}
 	// The leak check of TestMain covers these logs: make sure they were
@@ -157,10 +164,12 @@ func TestForbiddenHostThroughEveryEnvoy(t *testing.T) {
 	_, svc, up := startWIF(t, time.Minute)
 	for _, v := range envoymodel.Versions() {
 		t.Run(v.String(), func(t *testing.T) {
-			status, _, body := send(t, startProxy(t, v, svc, up), "attacker.example")
+			p := startProxy(t, v, svc, up)
+			status, _, body := send(t, p, "attacker.example")
 			if status != http.StatusForbidden || !strings.Contains(string(body), `"type":"permission_error"`) {
 				t.Errorf("status %d, body %s; want 403 permission_error", status, body)
 			}
+			checkWire(t, p)
 			if got := up.requests(); len(got) != 0 {
 				t.Errorf("a forbidden request reached the upstream")
 			}
@@ -215,6 +224,7 @@ func TestOutagePastTheEdgeThroughEveryEnvoy(t *testing.T) {
 		// These tokens live 2 s: asking the emulator about them would race
 		// their expiry on a slow machine.
 		wifBearer(t, only(t, up))
+		checkWire(t, proxies[v])
 	}
 }
 
@@ -240,9 +250,7 @@ func TestStaticKeyThroughEveryEnvoy(t *testing.T) {
 			if got := s.header.Values("Anthropic-Beta"); !slices.Equal(got, clientBetas) {
 				t.Errorf("anthropic-beta %q: static-key mode must pass the client's betas as they are", got)
 			}
-			if ignored := p.ignoredMutations(); len(ignored) > 0 {
-				t.Errorf("the response tried mutations Envoy ignores: %q", ignored)
-			}
+			checkWire(t, p)
 		})
 	}
 }

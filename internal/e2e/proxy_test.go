@@ -2,13 +2,17 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	ext_authzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -62,8 +66,8 @@ type proxy struct {
 	host     string // the route's host_rewrite_literal
 	client   *http.Client
 
-	mu      sync.Mutex
-	ignored []string // mutations the model refused to apply
+	mu       sync.Mutex
+	problems []string // see wireProblems
 }
 
 // startProxy runs the proxy for version v, configured from envoy/local.yaml.
@@ -97,7 +101,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out = p.filter.Apply(h, resp)
 	}
 	p.mu.Lock()
-	p.ignored = append(p.ignored, out.Ignored...)
+	p.problems = append(p.problems, slices.Concat(out.Ignored, reliesOnDefault(resp))...)
 	p.mu.Unlock()
 	if !out.Allowed {
 		for k, vs := range out.Header {
@@ -129,9 +133,31 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	io.Copy(w, got.Body)
 }
 
-// ignoredMutations returns what the model has refused so far.
-func (p *proxy) ignoredMutations() []string {
+// wireProblems returns what the proxy has seen so far in responses that
+// Envoy would not apply as extauthz means them: mutations the model ignored,
+// and header options that rely on a default (reliesOnDefault).
+func (p *proxy) wireProblems() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]string(nil), p.ignored...)
+	return slices.Clone(p.problems)
+}
+
+// reliesOnDefault describes each header option of resp that does not set
+// both append=false and append_action OVERWRITE_IF_EXISTS_OR_ADD, as
+// design.md requires of every header. Every modelled Envoy applies
+// append_action alone the same way, so this look at the wire is what fails
+// the tests when a response drops append=false; dropping append_action also
+// fails them behaviourally, on Envoy 1.37.0.
+func reliesOnDefault(resp *authv3.CheckResponse) []string {
+	var out []string
+	for _, o := range slices.Concat(resp.GetOkResponse().GetHeaders(), resp.GetDeniedResponse().GetHeaders()) {
+		appendField := "unset"
+		if a := o.GetAppend(); a != nil {
+			appendField = strconv.FormatBool(a.GetValue())
+		}
+		if appendField != "false" || o.GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD {
+			out = append(out, fmt.Sprintf("%q: append %s, append_action %v", o.GetHeader().GetKey(), appendField, o.GetAppendAction()))
+		}
+	}
+	return out
 }
