@@ -47,6 +47,7 @@ type Violation struct {
 	Err error
 }
 
+// Error reads "file: path: rule: detail: underlying error", leaving out the parts that are empty.
 func (v *Violation) Error() string {
 	var b strings.Builder
 	b.WriteString(v.File)
