@@ -75,7 +75,7 @@ func (l hostList) allows(host string) bool {
 		return false
 	}
 	for _, n := range l.names {
-		if strings.EqualFold(n, host) {
+		if equalFoldASCII(host, n) {
 			return true
 		}
 	}
@@ -92,6 +92,26 @@ func (l hostList) allows(host string) bool {
 		}
 	}
 	return false
+}
+
+// equalFoldASCII reports whether host equals name (lower-case ASCII) with
+// ASCII letters folded. Host names are ASCII on the wire (IDNs travel as
+// punycode); Unicode folding, as strings.EqualFold does, would let a host
+// with U+212A KELVIN SIGN pass for one with "k".
+func equalFoldASCII(host, name string) bool {
+	if len(host) != len(name) {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != name[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // requestAuthority is the :authority from headers, else from header_map,

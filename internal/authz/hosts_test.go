@@ -31,7 +31,7 @@ func TestHostOf(t *testing.T) {
 }
 
 func TestHostListAllows(t *testing.T) {
-	l, err := newHostList([]string{" API.Anthropic.com ", "example.com.", "::1", "[2001:db8::1]", "192.0.2.7"})
+	l, err := newHostList([]string{" API.Anthropic.com ", "example.com.", "key.example", "::1", "[2001:db8::1]", "192.0.2.7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,9 @@ func TestHostListAllows(t *testing.T) {
 			t.Errorf("%q refused", h)
 		}
 	}
-	refused := []string{"", "anthropic.com", "api.anthropic.com.evil", "evil@api.anthropic.com", "::2", "192.0.2.8", "[::1"}
+	refused := []string{"", "anthropic.com", "api.anthropic.com.evil", "evil@api.anthropic.com", "::2", "192.0.2.8", "[::1",
+		// Unicode case folding would allow it: U+212A (Kelvin sign) folds to "k".
+		"\u212aey.example"}
 	for _, h := range refused {
 		if l.allows(h) {
 			t.Errorf("%q allowed", h)
