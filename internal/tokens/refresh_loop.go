@@ -17,10 +17,14 @@ func (r *Refresher) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
-	l := &loop{r: r, ctx: ctx, next: time.Now(), wake: time.NewTimer(0), edge: time.NewTimer(time.Hour)}
+	now := time.Now()
+	l := &loop{r: r, ctx: ctx, next: now, wake: time.NewTimer(0), edge: time.NewTimer(time.Hour)}
 	l.edge.Stop()
 	defer l.wake.Stop()
 	defer l.edge.Stop()
+	// Observers learn of the refresher before its first attempt ends (up to
+	// one attempt budget): no token, no failures, an attempt due now.
+	l.publish(now)
 	l.run()
 	return nil
 }

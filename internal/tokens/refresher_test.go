@@ -461,6 +461,31 @@ func TestRefresherInvalidate(t *testing.T) {
 	})
 }
 
+// TestRefresherReportsStart: observers hear of the refresher as it starts,
+// before its first attempt ends, so metrics show "no token yet" (expiry 0,
+// no failures) instead of nothing while a first exchange hangs.
+func TestRefresherReportsStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		obs := &recorder{}
+		ex := &fakeExchanger{lifetime: time.Hour, latency: 5 * time.Second}
+		startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Observer: obs})
+		t0 := time.Now()
+		synctest.Wait()
+		_, _, statuses := obs.snapshot()
+		if len(statuses) != 1 {
+			t.Fatalf("%d status reports while the first attempt runs, want 1", len(statuses))
+		}
+		if s := statuses[0]; s.Ready || s.Token != nil || s.ConsecutiveFailures != 0 || !s.NextAttempt.Equal(t0) {
+			t.Errorf("start status %+v; want no token, no failures, an attempt due now", s)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if _, _, statuses = obs.snapshot(); len(statuses) != 2 || !statuses[1].Ready {
+			t.Errorf("after the first exchange: %d reports, last %+v", len(statuses), statuses[len(statuses)-1])
+		}
+	})
+}
+
 // TestRefresherStop: cancelling Run reports a final status with no next
 // attempt and leaves the last token to its edge.
 func TestRefresherStop(t *testing.T) {

@@ -28,8 +28,8 @@ type Observer interface {
 	// ExchangeFinished is called once per attempt that finished before
 	// shutdown, with its outcome and duration.
 	ExchangeFinished(outcome Outcome, elapsed time.Duration)
-	// StatusChanged is called on every change: new token, failure, edge
-	// passed, stop.
+	// StatusChanged is called on every change: start, new token, failure,
+	// edge passed, stop.
 	StatusChanged(s Status)
 }
 
