@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 const (
@@ -68,7 +69,10 @@ type checker struct {
 	// clusters holds the static clusters by name; nil when clusters also come from CDS, so
 	// references cannot be checked.
 	clusters map[string]*clusterv3.Cluster
-	problems []error
+	// authzFilters holds the names of the ext_authz HTTP filters seen so far; a connection
+	// manager is visited before its routes, which name filters in typed_per_filter_config.
+	authzFilters map[string]bool
+	problems     []error
 }
 
 func (c *checker) add(path string, rule error, detail string, args ...any) {
@@ -95,6 +99,7 @@ func (c *checker) indexClusters(b *bootstrapv3.Bootstrap) {
 
 // message dispatches on the type of every message in the tree, unpacked Anys included.
 func (c *checker) message(path string, m proto.Message) {
+	c.perFilterConfigs(path, m)
 	switch m := m.(type) {
 	case *bootstrapv3.Admin:
 		c.admin(path, m)
@@ -166,6 +171,14 @@ func (c *checker) admin(path string, m *bootstrapv3.Admin) {
 
 func (c *checker) connectionManager(path string, m *hcmv3.HttpConnectionManager) {
 	filters := m.GetHttpFilters()
+	for _, f := range filters {
+		if inner, err := f.GetTypedConfig().UnmarshalNew(); err == nil && isExtAuthz(inner) {
+			if c.authzFilters == nil {
+				c.authzFilters = make(map[string]bool)
+			}
+			c.authzFilters[f.GetName()] = true
+		}
+	}
 	if len(filters) == 0 {
 		c.add(path+".http_filters", ErrExtAuthzNotFirst, "there are no HTTP filters")
 		return
@@ -188,6 +201,24 @@ func (c *checker) connectionManager(path string, m *hcmv3.HttpConnectionManager)
 func isExtAuthz(m proto.Message) bool {
 	_, ok := m.(*ext_authzv3.ExtAuthz)
 	return ok
+}
+
+// perFilterConfigs finds the generic per-route wrapper (FilterConfig, in a route's, virtual
+// host's or weighted cluster's typed_per_filter_config) switching an ext_authz filter off: Envoy
+// then skips the check on that route as it would for ExtAuthzPerRoute.disabled.
+func (c *checker) perFilterConfigs(path string, m proto.Message) {
+	fd := m.ProtoReflect().Descriptor().Fields().ByName("typed_per_filter_config")
+	if fd == nil || !fd.IsMap() || fd.MapValue().Message() == nil || fd.MapValue().Message().FullName() != anyFullName {
+		return
+	}
+	m.ProtoReflect().Get(fd).Map().Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+		a, ok := v.Message().Interface().(*anypb.Any)
+		fc := new(routev3.FilterConfig)
+		if ok && a.MessageIs(fc) && a.UnmarshalTo(fc) == nil && fc.GetDisabled() && c.authzFilters[k.String()] {
+			c.add(path+".typed_per_filter_config["+k.String()+"]", ErrExtAuthzDisabled, "a FilterConfig with disabled: true turns the check off")
+		}
+		return true
+	})
 }
 
 func (c *checker) extAuthz(path string, m *ext_authzv3.ExtAuthz) {

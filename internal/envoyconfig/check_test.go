@@ -23,13 +23,15 @@ import (
 // Deliberately broken variants of the real files. Each must fail with its rule, and the
 // violation must name the offending field or value so an operator can find it.
 func TestValidateRejectsBrokenConfigs(t *testing.T) {
-	// perRoute puts an ext_authz per-route config, given as one line of YAML, on the route.
-	perRoute := func(config string) string {
+	// perRoute puts a per-route config of type typ for the ext_authz filter on the route, its
+	// fields given as one line of YAML.
+	const extAuthzPerRoute, filterConfig = "envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute", "envoy.config.route.v3.FilterConfig"
+	perRoute := func(typ, fields string) string {
 		return `              - match: { prefix: "/" }
                 typed_per_filter_config:
                   envoy.filters.http.ext_authz:
-                    "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
-                    ` + config + "\n"
+                    "@type": type.googleapis.com/` + typ + `
+                    ` + fields + "\n"
 	}
 	tests := []struct {
 		name, file, old, new string
@@ -55,15 +57,17 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 		{"route cache cleared", "sidecar.yaml", "clear_route_cache: false", "clear_route_cache: true", ErrClearRouteCache, "clear_route_cache"},
 		{"ext_authz disabled", "sidecar.yaml", "          - name: envoy.filters.http.ext_authz\n",
 			"          - name: envoy.filters.http.ext_authz\n            disabled: true\n", ErrExtAuthzDisabled, "disabled"},
-		{"ext_authz disabled per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute("disabled: true"), ErrExtAuthzDisabled, "(ExtAuthzPerRoute)"},
-		{"body sent per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute("check_settings: { with_request_body: { max_request_bytes: 8192 } }"),
+		{"ext_authz disabled per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "disabled: true"), ErrExtAuthzDisabled, "(ExtAuthzPerRoute)"},
+		{"ext_authz disabled per route by FilterConfig", "local.yaml", "              - match: { prefix: \"/\" }\n",
+			perRoute(filterConfig, "disabled: true"), ErrExtAuthzDisabled, "typed_per_filter_config[envoy.filters.http.ext_authz]"},
+		{"body sent per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "check_settings: { with_request_body: { max_request_bytes: 8192 } }"),
 			ErrRequestBody, "check_settings.with_request_body"},
-		{"slow service per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute("check_settings: { grpc_service: { envoy_grpc: { cluster_name: extauthz }, timeout: 30s } }"),
+		{"slow service per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "check_settings: { grpc_service: { envoy_grpc: { cluster_name: extauthz }, timeout: 30s } }"),
 			ErrCheckTimeout, "30s"},
-		{"HTTP/1.1 service per route", "local.yaml", "              - match: { prefix: \"/\" }\n", perRoute("check_settings: { grpc_service: { envoy_grpc: { cluster_name: echo }, timeout: 0.25s } }"),
+		{"HTTP/1.1 service per route", "local.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "check_settings: { grpc_service: { envoy_grpc: { cluster_name: echo }, timeout: 0.25s } }"),
 			ErrNotHTTP2, "clusters[echo]"},
 		{"HTTP service per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n",
-			perRoute("check_settings: { http_service: { server_uri: { uri: \"http://127.0.0.1:9192\", cluster: extauthz, timeout: 0.25s } } }"), ErrNotGRPC, "check_settings.http_service"},
+			perRoute(extAuthzPerRoute, "check_settings: { http_service: { server_uri: { uri: \"http://127.0.0.1:9192\", cluster: extauthz, timeout: 0.25s } } }"), ErrNotGRPC, "check_settings.http_service"},
 		{"ext_authz partly enabled", "local.yaml", "              clear_route_cache: false",
 			"              clear_route_cache: false\n              filter_enabled: { default_value: { numerator: 50 } }", ErrExtAuthzDisabled, "filter_enabled"},
 		{"no gRPC health check", "sidecar.yaml", "      grpc_health_check:\n        service_name: envoy.service.auth.v3.Authorization",
