@@ -5,6 +5,7 @@ package leakcheck
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -30,7 +31,7 @@ func Find(text string, known ...string) []string {
 			continue
 		}
 		if at := strings.Index(text, k); at >= 0 {
-			out = append(out, describe("known secret #"+itoa(i), text, at))
+			out = append(out, describe("known secret #"+strconv.Itoa(i), text, at))
 		}
 	}
 	return out
@@ -38,19 +39,5 @@ func Find(text string, known ...string) []string {
 
 // describe names a leak by kind and line number.
 func describe(kind, text string, at int) string {
-	return kind + " on line " + itoa(strings.Count(text[:at], "\n")+1)
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return kind + " on line " + strconv.Itoa(strings.Count(text[:at], "\n")+1)
 }
