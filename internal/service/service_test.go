@@ -199,6 +199,11 @@ func TestUnixSocketListeners(t *testing.T) {
 	if resp := r.check(t, "api.anthropic.com"); resp.GetStatus().GetCode() != 0 {
 		t.Errorf("Check over a unix socket: status %d", resp.GetStatus().GetCode())
 	}
+	for _, sock := range []string{grpcSock, httpSock} {
+		if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != socketMode {
+			t.Errorf("%s: mode %v (%v), want %o: only extauthz's user and group may connect", sock, fi.Mode().Perm(), err, socketMode)
+		}
+	}
 }
 
 func TestListenRefusesALiveSocket(t *testing.T) {
