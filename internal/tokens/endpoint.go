@@ -11,8 +11,9 @@ import (
 // unless the host is loopback (localhost, 127.0.0.0/8, ::1). The host is
 // compared after parsing, never by prefix, so http://localhost.evil.example
 // fails. URLs with user information are refused: credentials do not belong in
-// configuration URLs. Errors wrap ErrInvalidEndpoint or ErrInsecureEndpoint and
-// never echo the raw text.
+// configuration URLs. Errors wrap ErrInvalidEndpoint or ErrInsecureEndpoint;
+// they quote the URL as parsed (so that a configuration problem names what
+// was given), never text that failed to parse and never user information.
 func CheckEndpointURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
