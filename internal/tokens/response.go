@@ -139,18 +139,19 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// cleanText makes outside text safe to keep in an error: credential-looking
-// runs scrubbed first (so truncation cannot split one past recognition),
-// control characters turned into spaces, trimmed, and cut on a rune boundary
-// to at most max bytes plus an ellipsis.
+// cleanText makes outside text safe to keep in an error: control characters
+// (and invalid bytes) turned into spaces, then credential-looking runs
+// scrubbed — after the spaces, which can make "Bearer\x00<token>" a bearer
+// value, and before the cut, which could shorten one past recognition — then
+// trimmed and cut on a rune boundary to at most max bytes plus an ellipsis.
 func cleanText(s string, max int) string {
-	s = secret.Scrub(s)
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == utf8.RuneError {
 			return ' '
 		}
 		return r
 	}, s)
+	s = secret.Scrub(s)
 	s = strings.TrimSpace(s)
 	if len(s) <= max {
 		return s

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+
+	"extauthz/internal/secret"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -157,4 +160,57 @@ func lookupFold(m map[string]any, key string) (v any, n int) {
 		}
 	}
 	return v, n
+}
+
+// FuzzParseExchangeError: whatever an error reply holds, the ExchangeError
+// keeps bounded, printable fields, and its text carries nothing
+// credential-shaped (Scrub leaves it unchanged) — above all not an
+// assertion the server echoed back.
+func FuzzParseExchangeError(f *testing.F) {
+	echoed := testAssertion.Reveal()
+	for _, s := range []struct {
+		status                int
+		requestID, retryAfter string
+		body                  string
+	}{
+		{400, "req_011test", "", `{"type":"error","error":{"type":"invalid_request_error","message":"federation_rule_id is malformed"}}`},
+		{401, "", "", `{"type":"error","error":{"type":"authentication_error","message":"bad assertion ` + echoed + `"}}`},
+		{400, "", "", `{"error":"invalid_grant","error_description":"jwt ` + echoed + ` rejected"}`},
+		{401, "", "", `{"error":"invalid_grant","error_description":"Bearer\n` + echoed + `"}`},
+		{401, "", "", `{"error":{"type":"x","message":"bearer\u0000abcdefghijklmnop"}}`},
+		{503, "req\r\nX-Evil: 1", "7", `<html>` + echoed + `</html>`},
+		{429, "", "Wed, 21 Oct 2015 07:28:00 GMT", `{"error":{"type":7}}`},
+		{500, "", "-1", ``},
+	} {
+		f.Add(s.status, s.requestID, s.retryAfter, []byte(s.body))
+	}
+	now := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, status int, requestID, retryAfter string, body []byte) {
+		h := http.Header{}
+		h.Set("Request-Id", requestID)
+		h.Set("Retry-After", retryAfter)
+		e := parseExchangeError(status, h, body, now)
+		if e.StatusCode != status {
+			t.Fatalf("status %d kept as %d", status, e.StatusCode)
+		}
+		ellipsis := len("…")
+		if len(e.Type) > maxTypeLen+ellipsis || len(e.Message) > maxMessageLen+ellipsis || len(e.RequestID) > maxRequestIDLen+ellipsis {
+			t.Fatalf("fields not bounded: %d, %d, %d bytes", len(e.Type), len(e.Message), len(e.RequestID))
+		}
+		if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
+			t.Fatalf("RetryAfter %v outside [0, %v]", e.RetryAfter, maxRetryAfter)
+		}
+		text := e.Error()
+		for _, r := range text {
+			if unicode.IsControl(r) {
+				t.Fatalf("error text has control character %U", r)
+			}
+		}
+		if secret.Scrub(text) != text {
+			t.Fatal("error text holds credential-shaped text")
+		}
+		if strings.Contains(text, echoed) {
+			t.Fatal("error text holds the echoed assertion")
+		}
+	})
 }
