@@ -355,12 +355,15 @@ func (s *session) measureOnce(ctx context.Context, kind string, sh shape, rate f
 		lag = fmt.Sprintf("  pacer lag p99 %s max %s", fmtLatency(float64(res.Lag.Quantile(0.99))), fmtLatency(float64(res.Lag.Max())))
 	}
 	s.logf("%-28s %-22s round %d: %8.0f req/s  p50 %-9s p99 %-9s p99.9 %-9s max %-9s server %s/req  generator %s/req (%.0f %%)  others %.0f %%  errors %d  exchanges %d%s",
-		serverLabels[kind], describeLoad(sh, rate), round+1, r.rps(), fmtLatency(float64(r.quantile(0.5))),
-		fmtLatency(float64(r.quantile(0.99))), fmtLatency(float64(r.quantile(0.999))), fmtLatency(float64(res.Latency.Max())),
+		serverLabels[kind], describeLoad(sh, rate), round+1, r.rps(), fmtLatency(r.latency(0.5)),
+		fmtLatency(r.latency(0.99)), fmtLatency(r.latency(0.999)), fmtLatency(float64(res.Latency.Max())),
 		fmtLatency(float64(r.serverCPUPerRequest())), fmtLatency(float64(res.CPUPerRequest())), r.genShare*100,
 		r.foreign*100, res.Errors, r.exchanges, lag)
 	if res.Errors > 0 {
 		s.note(fmt.Sprintf("%s, %s: %d failed responses, first: %v", serverLabels[kind], describeLoad(sh, rate), res.Errors, res.FirstError))
+	}
+	if res.Unanswered > 0 || res.Requests == 0 {
+		s.note(fmt.Sprintf("%s, %s: %d good responses in the window, %d requests never answered", serverLabels[kind], describeLoad(sh, rate), res.Requests, res.Unanswered))
 	}
 	if res.Dropped > 0 {
 		s.note(fmt.Sprintf("%s, %s: %d requests dropped: the server was far behind the offered rate", serverLabels[kind], describeLoad(sh, rate), res.Dropped))

@@ -133,6 +133,31 @@ func TestFormatters(t *testing.T) {
 	}
 }
 
+// A server that answers nothing has no latency and no CPU per request to
+// look good with: its cells are empty and the acceptance fails.
+func TestReportWithAServerThatAnswersNothing(t *testing.T) {
+	r := testReport(t, 45_000, 150*time.Microsecond)
+	for i, x := range r.runs {
+		if x.server == serverWIF {
+			r.runs[i].res = loadgen.Result{Elapsed: time.Second, Latency: new(loadgen.Histogram), Lag: new(loadgen.Histogram), Unanswered: 64}
+			r.runs[i].serverCPU = 0
+		}
+	}
+	var buf bytes.Buffer
+	r.write(&buf)
+	assertContains(t, buf.String(),
+		"| extauthz WIF | 0 | – | – | – | – | 20.0 MiB | 192 | 0 |",
+		"| 1,000 | – / – (served 0/s) |",
+		"sidecar p99: extauthz WIF –, baseline 900 µs (no worse) — **FAIL**",
+		"p99 at 1,000 requests/s, extauthz WIF: – (< 1 ms) — **FAIL**",
+		"(0 failed, 384 unanswered) — **FAIL**")
+	for _, ps := range r.plotSeries() {
+		if ps.name == serverLabels[serverWIF] && len(ps.points) != 0 {
+			t.Errorf("the plot has points for a server that answered nothing: %+v", ps.points)
+		}
+	}
+}
+
 func TestReportWithOneExchange(t *testing.T) {
 	r := testReport(t, 45_000, 150*time.Microsecond)
 	*r.exchanges = exchangeSummary{lifetime: 20 * time.Second, success: 1, attempts: 1, minted: 1, span: 8 * time.Second}

@@ -33,7 +33,15 @@ func (r runResult) closedLoop() bool { return r.rate == 0 }
 
 func (r runResult) rps() float64 { return r.res.Throughput() }
 
-func (r runResult) quantile(q float64) time.Duration { return r.res.Latency.Quantile(q) }
+// latency is the q-quantile of the run's latencies in ns, NaN when it
+// recorded none: a server that answered nothing in the window has no
+// latency, not a latency of 0.
+func (r runResult) latency(q float64) float64 {
+	if r.res.Latency.Count() == 0 {
+		return math.NaN()
+	}
+	return float64(r.res.Latency.Quantile(q))
+}
 
 // serverCPUPerRequest is the server's CPU time per completed request.
 func (r runResult) serverCPUPerRequest() time.Duration {
@@ -72,13 +80,14 @@ func foreignShare(busy, serverCPU, genCPU, window time.Duration, cpus int) float
 // spread is the median and range of one metric over rounds.
 type spread struct{ med, lo, hi float64 }
 
-// spreadOf summarizes xs; the median of an even count is the mean of the
-// middle two. Empty input gives NaNs.
+// spreadOf summarizes xs, leaving out NaNs (runs without that metric); the
+// median of an even count is the mean of the middle two. No numbers give
+// NaNs.
 func spreadOf(xs []float64) spread {
-	if len(xs) == 0 {
+	s := slices.DeleteFunc(slices.Clone(xs), math.IsNaN)
+	if len(s) == 0 {
 		return spread{math.NaN(), math.NaN(), math.NaN()}
 	}
-	s := slices.Clone(xs)
 	slices.Sort(s)
 	med := s[len(s)/2]
 	if len(s)%2 == 0 {

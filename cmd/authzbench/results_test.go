@@ -17,17 +17,20 @@ func TestSpreadOf(t *testing.T) {
 		{[]float64{3, 1, 2}, spread{2, 1, 3}},
 		{[]float64{4, 1, 3, 2}, spread{2.5, 1, 4}},
 		{[]float64{7}, spread{7, 7, 7}},
+		{[]float64{5, math.NaN(), 1}, spread{3, 1, 5}}, // a run without the metric is left out
 	} {
 		in := slices.Clone(c.in)
 		if got := spreadOf(c.in); got != c.want {
 			t.Errorf("spreadOf(%v) = %+v, want %+v", c.in, got, c.want)
 		}
-		if !slices.Equal(in, c.in) {
+		if !slices.EqualFunc(in, c.in, func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }) {
 			t.Errorf("spreadOf reordered its input: %v", c.in)
 		}
 	}
-	if s := spreadOf(nil); !math.IsNaN(s.med) || !math.IsNaN(s.lo) || !math.IsNaN(s.hi) {
-		t.Errorf("empty spread = %+v, want NaNs", s)
+	for _, xs := range [][]float64{nil, {math.NaN()}} {
+		if s := spreadOf(xs); !math.IsNaN(s.med) || !math.IsNaN(s.lo) || !math.IsNaN(s.hi) {
+			t.Errorf("spreadOf(%v) = %+v, want NaNs", xs, s)
+		}
 	}
 }
 

@@ -57,7 +57,8 @@ type grpcConn struct {
 	run      *runState
 	req      *rawMessage
 	workers  int
-	open     chan int64 // open loop: due requests
+	open     chan int64   // open loop: due requests
+	queued   atomic.Int64 // open loop: requests offered and not yet taken by a worker
 	inFlight atomic.Int64
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -107,20 +108,25 @@ func (c *grpcConn) launch() {
 func (c *grpcConn) work(rec *recorder) {
 	resp := &rawMessage{}
 	for {
+		// A request is counted in flight before the stop check, and before
+		// it leaves the queue count, so that pending never misses one.
 		var start int64
 		if c.open == nil {
+			c.inFlight.Add(1)
 			if c.run.stopping.Load() {
+				c.inFlight.Add(-1)
 				return
 			}
 			start = c.run.now()
 		} else {
 			select {
 			case start = <-c.open:
+				c.inFlight.Add(1)
+				c.queued.Add(-1)
 			case <-c.ctx.Done():
 				return
 			}
 		}
-		c.inFlight.Add(1)
 		err := c.cc.Invoke(c.ctx, c.t.method, c.req, resp)
 		if err == nil && c.t.check != nil {
 			err = c.t.check(resp.b)
@@ -144,17 +150,19 @@ func (c *grpcConn) start(n int) {
 }
 
 func (c *grpcConn) offer(now int64) {
+	c.queued.Add(1)
 	select {
 	case c.open <- now:
 	default:
+		c.queued.Add(-1)
 		c.dropped.Add(1)
 	}
 }
 
 func (c *grpcConn) flush() {}
 
-func (c *grpcConn) idle() bool {
-	return c.inFlight.Load() == 0 && (c.open == nil || len(c.open) == 0)
+func (c *grpcConn) pending() int {
+	return int(c.inFlight.Load() + c.queued.Load())
 }
 
 func (c *grpcConn) close() {

@@ -277,11 +277,11 @@ func (c *h2Conn) flush() error {
 	return c.bw.Flush()
 }
 
-// idle reports whether no request is in flight or waiting.
-func (c *h2Conn) idle() bool {
+// pending is how many requests are in flight or waiting.
+func (c *h2Conn) pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.inFlight == 0 && c.waitHead == len(c.waiting)
+	return c.inFlight + len(c.waiting) - c.waitHead
 }
 
 // readFull fills b, flushing pending writes first whenever the read could

@@ -54,14 +54,24 @@ type Options struct {
 	Settle time.Duration
 	// Duration is the measured window.
 	Duration time.Duration
+	// Drain bounds the wait, after the window, for the requests still in
+	// flight; default 2 s. Those unanswered by then count in
+	// Result.Unanswered.
+	Drain time.Duration
 	// WindowStart and WindowEnd, if set, are called just before the
 	// window opens and just after it closes (e.g. to read the server's CPU
 	// time). Their own cost is outside the generator's measured CPU.
 	WindowStart, WindowEnd func()
 }
 
-// defaultOpenInFlight caps a connection's outstanding requests in open loop.
-const defaultOpenInFlight = 1024
+// Option defaults.
+const (
+	// defaultOpenInFlight caps a connection's outstanding requests in
+	// open loop.
+	defaultOpenInFlight = 1024
+	// defaultDrain bounds the wait for requests in flight after the window.
+	defaultDrain = 2 * time.Second
+)
 
 func (o Options) withDefaults() (Options, error) {
 	if o.Client == "" {
@@ -73,6 +83,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.InFlight == 0 && o.Rate > 0 {
 		o.InFlight = defaultOpenInFlight
 	}
+	if o.Drain == 0 {
+		o.Drain = defaultDrain
+	}
 	var errs []error
 	if o.Addr == "" || o.Method == "" {
 		errs = append(errs, fmt.Errorf("%w: Addr and Method are required", ErrOptions))
@@ -83,8 +96,8 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Conns < 1 || o.InFlight < 1 {
 		errs = append(errs, fmt.Errorf("%w: need at least one connection and one request in flight", ErrOptions))
 	}
-	if o.Rate < 0 || o.Duration <= 0 || o.Settle < 0 {
-		errs = append(errs, fmt.Errorf("%w: Rate and Settle must not be negative and Duration must be positive", ErrOptions))
+	if o.Rate < 0 || o.Duration <= 0 || o.Settle < 0 || o.Drain < 0 {
+		errs = append(errs, fmt.Errorf("%w: Rate, Settle and Drain must not be negative and Duration must be positive", ErrOptions))
 	}
 	return o, errors.Join(errs...)
 }
@@ -99,6 +112,11 @@ type Result struct {
 	// Dropped counts open-loop requests never sent because a connection's
 	// backlog was full: the server was far behind the offered rate.
 	Dropped uint64
+	// Unanswered counts requests sent or queued (in the window or before
+	// it) that had no complete response when the run ended, Drain after
+	// the window: a server that stops answering shows here, not in Errors
+	// or Latency.
+	Unanswered uint64
 	// Elapsed is the measured window's real length.
 	Elapsed time.Duration
 	// Latency holds every completed request's latency, from the moment its
@@ -187,17 +205,14 @@ type conn interface {
 	// pushes out what offer buffered.
 	offer(now int64)
 	flush()
-	// idle reports whether nothing is in flight or waiting.
-	idle() bool
+	// pending is how many requests are in flight or waiting.
+	pending() int
 	// close stops the connection and its goroutines.
 	close()
 	// addTo merges the connection's records into res; call after serve
 	// has returned.
 	addTo(res *Result)
 }
-
-// drainTimeout bounds the wait for in-flight requests after the window.
-const drainTimeout = 2 * time.Second
 
 // Run connects, applies the load for Settle and then for the measured
 // Duration, waits for what is in flight, and reports the window.
@@ -249,10 +264,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 	err = measure(ctx, run, o, &res, failures)
 	run.stopping.Store(true)
-	deadline := time.Now().Add(drainTimeout)
-	for !allIdle(conns) && time.Now().Before(deadline) {
+	deadline := time.Now().Add(o.Drain)
+	for pending(conns) > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
+	res.Unanswered = uint64(pending(conns))
 	for _, c := range conns {
 		c.close()
 	}
@@ -298,13 +314,13 @@ func measure(ctx context.Context, run *runState, o Options, res *Result, failure
 	return err
 }
 
-func allIdle(conns []conn) bool {
+// pending is how many requests the connections have in flight or waiting.
+func pending(conns []conn) int {
+	n := 0
 	for _, c := range conns {
-		if !c.idle() {
-			return false
-		}
+		n += c.pending()
 	}
-	return true
+	return n
 }
 
 // dial opens one connection of the chosen client.
@@ -387,9 +403,9 @@ func (d h2Driver) offer(now int64) {
 	d.c.mu.Unlock()
 }
 
-func (d h2Driver) flush()     { d.c.flush() }
-func (d h2Driver) idle() bool { return d.c.idle() }
-func (d h2Driver) close()     { d.c.close() }
+func (d h2Driver) flush()       { d.c.flush() }
+func (d h2Driver) pending() int { return d.c.pending() }
+func (d h2Driver) close()       { d.c.close() }
 
 func (d h2Driver) addTo(res *Result) {
 	d.c.rec.addTo(res)

@@ -16,6 +16,7 @@ import (
 const (
 	echoMethod = "/test.Echo/Call"
 	failMethod = "/test.Echo/Fail"
+	hangMethod = "/test.Echo/Hang"
 )
 
 var (
@@ -25,8 +26,8 @@ var (
 )
 
 // startServer runs a grpc-go server on loopback that answers echoMethod
-// with testResponse (after checking the request arrived intact) and
-// failMethod with PERMISSION_DENIED.
+// with testResponse (after checking the request arrived intact), failMethod
+// with PERMISSION_DENIED, and hangMethod never.
 func startServer(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -42,8 +43,12 @@ func startServer(t *testing.T) string {
 		if !bytes.Equal(req.b, testRequest) {
 			return status.Error(codes.InvalidArgument, "request bytes changed on the way")
 		}
-		if method == failMethod {
+		switch method {
+		case failMethod:
 			return status.Error(codes.PermissionDenied, "no")
+		case hangMethod:
+			<-ss.Context().Done()
+			return ss.Context().Err()
 		}
 		return ss.SendMsg(&rawMessage{b: testResponse})
 	}))
@@ -81,8 +86,8 @@ func TestRunCountsGoodResponses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Requests == 0 || res.Errors != 0 || res.FirstError != nil {
-				t.Fatalf("requests %d, errors %d (%v); want some and none", res.Requests, res.Errors, res.FirstError)
+			if res.Requests == 0 || res.Errors != 0 || res.FirstError != nil || res.Unanswered != 0 {
+				t.Fatalf("requests %d, errors %d (%v), unanswered %d; want some, none and none", res.Requests, res.Errors, res.FirstError, res.Unanswered)
 			}
 			if res.Latency.Count() != res.Requests {
 				t.Errorf("%d latencies for %d requests", res.Latency.Count(), res.Requests)
@@ -133,6 +138,28 @@ func TestRunCountsFailures(t *testing.T) {
 	}
 }
 
+// A server that stops answering has no latencies to look fast with: its
+// requests are counted unanswered.
+func TestRunCountsUnansweredRequests(t *testing.T) {
+	addr := startServer(t)
+	for _, client := range []Client{ClientH2, ClientGRPC} {
+		t.Run(string(client), func(t *testing.T) {
+			res, err := Run(context.Background(), Options{Addr: addr, Method: hangMethod, Request: testRequest,
+				Client: client, Conns: 2, InFlight: 3, Duration: 50 * time.Millisecond, Drain: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The raw client queues all six at once; grpc-go's workers
+			// may not all have started on a busy machine.
+			if res.Requests != 0 || res.Errors != 0 || res.Latency.Count() != 0 || res.Unanswered == 0 || res.Unanswered > 6 ||
+				client == ClientH2 && res.Unanswered != 6 {
+				t.Errorf("requests %d, errors %d, latencies %d, unanswered %d; want 0, 0, 0 and 6",
+					res.Requests, res.Errors, res.Latency.Count(), res.Unanswered)
+			}
+		})
+	}
+}
+
 func TestRunRejectsBadOptions(t *testing.T) {
 	for _, o := range []Options{
 		{},
@@ -140,6 +167,7 @@ func TestRunRejectsBadOptions(t *testing.T) {
 		{Addr: "127.0.0.1:1", Method: echoMethod, Duration: time.Second, Conns: -1},
 		{Addr: "127.0.0.1:1", Method: echoMethod, Duration: 0, InFlight: 1},
 		{Addr: "127.0.0.1:1", Method: echoMethod, Duration: time.Second, Rate: -5},
+		{Addr: "127.0.0.1:1", Method: echoMethod, Duration: time.Second, Drain: -time.Second},
 	} {
 		if _, err := Run(context.Background(), o); !errors.Is(err, ErrOptions) {
 			t.Errorf("Run(%+v) = %v, want ErrOptions", o, err)
