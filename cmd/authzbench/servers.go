@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"extauthz/internal/healthwatch"
 )
 
 // Server start-up and shutdown bounds.
@@ -135,8 +136,8 @@ func freeAddr() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// waitServing polls grpc.health.v1 until SERVING, the process exits, or
-// readyTimeout passes.
+// waitServing waits until grpc.health.v1 says SERVING, the process exits,
+// or readyTimeout passes.
 func (s *server) waitServing(ctx context.Context) error {
 	var err error
 	if s.conn, err = grpc.NewClient("passthrough:///"+s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
@@ -144,28 +145,18 @@ func (s *server) waitServing(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	health := healthpb.NewHealthClient(s.conn)
-	last := errors.New("no answer yet")
-	for {
-		cctx, ccancel := context.WithTimeout(ctx, time.Second)
-		resp, err := health.Check(cctx, &healthpb.HealthCheckRequest{})
-		ccancel()
-		switch {
-		case err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING:
-			return nil
-		case err == nil:
-			last = fmt.Errorf("health %v", resp.GetStatus())
-		default:
-			last = err
-		}
+	go func() {
 		select {
 		case <-s.exited:
-			return fmt.Errorf("process exited (%v)", s.cmd.ProcessState)
+			cancel()
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
-		case <-time.After(50 * time.Millisecond):
 		}
+	}()
+	err = healthwatch.Wait(ctx, s.conn, "", healthpb.HealthCheckResponse_SERVING)
+	if !s.alive() {
+		return fmt.Errorf("process exited (%v)", s.cmd.ProcessState)
 	}
+	return err
 }
 
 // stop sends SIGTERM and, if the process outlives stopTimeout, kills it.
