@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -37,6 +38,9 @@ type session struct {
 
 // bench runs the whole benchmark and writes the report to stdout.
 func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
+	if bi, ok := debug.ReadBuildInfo(); ok && instrumentation(bi) != "" {
+		return fmt.Errorf("this authzbench was built with %s, which would slow its baseline server and load generator; run it as go run ./cmd/authzbench", instrumentation(bi))
+	}
 	started := time.Now()
 	s := &session{cfg: cfg, progress: stderr, servers: map[string]*server{}}
 	rep := &report{cfg: cfg, info: collectSysInfo(), loadStart: loadAverage(), responseBytes: map[string]int{}, peakRSS: map[string]int64{}}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 )
 
@@ -58,4 +59,17 @@ func sourceRevision(ctx context.Context, root string) string {
 		return rev + " with uncommitted changes"
 	}
 	return rev
+}
+
+// instrumentation names the build settings of this binary that would slow
+// the baseline (this binary in its baseline-server mode) and the load
+// generator below a default build — -race, -msan, -asan — or is "".
+func instrumentation(bi *debug.BuildInfo) string {
+	var found []string
+	for _, s := range bi.Settings {
+		if (s.Key == "-race" || s.Key == "-msan" || s.Key == "-asan") && s.Value == "true" {
+			found = append(found, s.Key)
+		}
+	}
+	return strings.Join(found, " ")
 }

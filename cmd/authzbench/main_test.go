@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -37,5 +38,16 @@ func TestReproduceCommand(t *testing.T) {
 	}
 	if got := reproduceCommand(nil); got != "go run ./cmd/authzbench" {
 		t.Errorf("no args: %s", got)
+	}
+}
+
+func TestInstrumentation(t *testing.T) {
+	plain := &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "-race", Value: "false"}, {Key: "-trimpath", Value: "true"}}}
+	if got := instrumentation(plain); got != "" {
+		t.Errorf("a default build: %q, want none", got)
+	}
+	raced := &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "-race", Value: "true"}, {Key: "-asan", Value: "true"}}}
+	if got := instrumentation(raced); got != "-race -asan" {
+		t.Errorf("a race and asan build: %q", got)
 	}
 }
