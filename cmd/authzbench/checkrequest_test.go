@@ -186,7 +186,8 @@ func FuzzCheckOK(f *testing.F) {
 		for _, w := range wants {
 			err := w.check(msg)
 			if decoded && (err == nil) != carries(&resp, w) {
-				t.Errorf("check(%+v) = %v, but proto reads code %d, ok_response %v", w, err, resp.GetStatus().GetCode(), resp.GetOkResponse())
+				t.Errorf("check for %s = %v, but proto reads code %d, ok_response %v with %d headers and removals %q",
+					w.header, err, resp.GetStatus().GetCode(), resp.GetOkResponse() != nil, len(resp.GetOkResponse().GetHeaders()), resp.GetOkResponse().GetHeadersToRemove())
 			}
 		}
 	})
