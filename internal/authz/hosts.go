@@ -33,14 +33,25 @@ func newHostList(entries []string) (hostList, []error) {
 			l.addrs = append(l.addrs, a)
 			continue
 		}
-		name := strings.ToLower(strings.TrimSuffix(e, "."))
-		if reason := badHostName(name); reason != "" {
+		if reason := AllowedHostProblem(e); reason != "" {
 			errs = append(errs, fmt.Errorf("%w: EXTAUTHZ_ALLOWED_HOSTS entry %q: %s", ErrInvalidOptions, raw, reason))
 			continue
 		}
-		l.names = append(l.names, name)
+		l.names = append(l.names, strings.ToLower(strings.TrimSuffix(e, ".")))
 	}
 	return l, errs
+}
+
+// AllowedHostProblem says why entry (trimmed) cannot be an
+// EXTAUTHZ_ALLOWED_HOSTS entry, or "" if it can: a DNS name or an IP literal
+// (IPv6 with or without brackets), without scheme, port, path or wildcard.
+// Configuration validation calls it so that the service never refuses what
+// validation accepted.
+func AllowedHostProblem(entry string) string {
+	if _, ok := parseAddr(entry); ok {
+		return ""
+	}
+	return badHostName(strings.ToLower(strings.TrimSuffix(entry, ".")))
 }
 
 // badHostName says what is wrong with a lower-case DNS name, or "".

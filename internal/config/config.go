@@ -64,6 +64,9 @@ type Config struct {
 	HTTPAddr string `env:"EXTAUTHZ_HTTP_ADDR, default=127.0.0.1:9192"`
 	// AllowedHosts is EXTAUTHZ_ALLOWED_HOSTS: hosts that may receive the credential; empty = any.
 	AllowedHosts []string `env:"EXTAUTHZ_ALLOWED_HOSTS"`
+	// allowedHostsSet records that EXTAUTHZ_ALLOWED_HOSTS was given, so that a
+	// value of only commas is refused rather than read as "any host".
+	allowedHostsSet bool
 	// LogLevel is EXTAUTHZ_LOG_LEVEL: debug, info, warn or error.
 	LogLevel string `env:"EXTAUTHZ_LOG_LEVEL, default=info"`
 	// LogFormat is EXTAUTHZ_LOG_FORMAT: json or text.
@@ -111,6 +114,7 @@ func (c *Config) normalize() {
 	c.Provider = strings.ToLower(c.Provider)
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.LogFormat = strings.ToLower(c.LogFormat)
+	c.allowedHostsSet = len(c.AllowedHosts) > 0
 	hosts := c.AllowedHosts[:0]
 	for _, h := range c.AllowedHosts {
 		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {

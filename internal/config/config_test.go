@@ -92,7 +92,7 @@ func TestValidModes(t *testing.T) {
 			m["AWF_AUTH_PROVIDER"] = "Anthropic"
 			m["EXTAUTHZ_GRPC_ADDR"] = "unix:/run/extauthz.sock"
 			m["EXTAUTHZ_HTTP_ADDR"] = "off"
-			m["EXTAUTHZ_ALLOWED_HOSTS"] = " API.anthropic.com , ,localhost"
+			m["EXTAUTHZ_ALLOWED_HOSTS"] = " API.anthropic.com , ,localhost,[::1],127.0.0.1,gateway.example."
 			m["AWF_AUTH_ANTHROPIC_WORKSPACE_ID"] = "default"
 			return m
 		}(),
@@ -166,6 +166,9 @@ func TestMalformedValues(t *testing.T) {
 		{"EXTAUTHZ_HTTP_ADDR", "127.0.0.1:99999"},
 		{"EXTAUTHZ_ALLOWED_HOSTS", "https://api.anthropic.com"},
 		{"EXTAUTHZ_ALLOWED_HOSTS", "api.anthropic.com:443"},
+		{"EXTAUTHZ_ALLOWED_HOSTS", ","},
+		{"EXTAUTHZ_ALLOWED_HOSTS", " , ,"},
+		{"EXTAUTHZ_ALLOWED_HOSTS", "*.anthropic.com"},
 		{"EXTAUTHZ_LOG_LEVEL", "verbose"},
 		{"EXTAUTHZ_LOG_FORMAT", "xml"},
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"extauthz/internal/authz"
 	"extauthz/internal/tokens"
 )
 
@@ -20,7 +21,6 @@ var (
 	svacIDPattern      = regexp.MustCompile(`^svac_[A-Za-z0-9]+$`)
 	workspaceIDPattern = regexp.MustCompile(`^(wrkspc_[A-Za-z0-9]+|default)$`)
 	uuidPattern        = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	hostPattern        = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 )
 
 // Validate checks the whole configuration and returns every problem at once
@@ -55,9 +55,13 @@ func (c *Config) Validate() error {
 	if err := checkListenAddr(c.HTTPAddr, true); err != nil {
 		add("EXTAUTHZ_HTTP_ADDR", "%v", err)
 	}
+	if c.allowedHostsSet && len(c.AllowedHosts) == 0 {
+		// Only commas and blanks: refusing it keeps a typo from meaning "any host".
+		add("EXTAUTHZ_ALLOWED_HOSTS", "lists no host (unset it to allow any host)")
+	}
 	for _, h := range c.AllowedHosts {
-		if !hostPattern.MatchString(h) && net.ParseIP(h) == nil {
-			add("EXTAUTHZ_ALLOWED_HOSTS", "%q is not a host name (give bare hosts such as api.anthropic.com, without scheme, port or path)", h)
+		if reason := authz.AllowedHostProblem(h); reason != "" {
+			add("EXTAUTHZ_ALLOWED_HOSTS", "%q is not a host name: %s (give bare hosts such as api.anthropic.com)", h, reason)
 		}
 	}
 	switch c.LogLevel {
