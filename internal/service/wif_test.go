@@ -144,3 +144,42 @@ func TestHungTokenEndpointCostsNoCheck(t *testing.T) {
 	}
 	emu.Hang(false)
 }
+
+// TestOIDCFileWaitsForRotation: a refresh that comes before the kubelet has
+// rewritten the token file must not present the spent JWT (a replay the
+// token endpoint refuses with 401); it waits, the token passes its edge, and
+// the rewritten file brings the service back.
+func TestOIDCFileWaitsForRotation(t *testing.T) {
+	emu := startEmulator(t, 2*time.Second)
+	path := filepath.Join(t.TempDir(), "token")
+	rotate := func() {
+		t.Helper()
+		jwt, err := emu.IssueJWT("system:serviceaccount:agents:worker")
+		if err != nil {
+			t.Fatal(err)
+		}
+		suiteLogs.Remember(jwt.Reveal())
+		if err := os.WriteFile(path, []byte(jwt.Reveal()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rotate()
+	env := emu.Env()
+	delete(env, "ACTIONS_ID_TOKEN_REQUEST_URL")
+	delete(env, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+	env["AWF_AUTH_TYPE"], env["AWF_AUTH_OIDC_TOKEN_FILE"] = "oidc-file", path
+	r := start(t, env)
+	r.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
+	r.waitHealth(t, healthpb.HealthCheckResponse_NOT_SERVING) // refreshes wait for a new JWT
+	if n := emu.Stats().Rejected; n != 0 {
+		t.Fatalf("the token endpoint refused %d exchanges: a spent JWT was presented again", n)
+	}
+	rotate()
+	r.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
+	if tok := bearer(t, r.check(t, "api.anthropic.com")); !emu.Valid(tok) {
+		t.Error("after rotation the service does not serve a valid token")
+	}
+	if n := emu.Stats().Rejected; n != 0 {
+		t.Errorf("the token endpoint refused %d exchanges", n)
+	}
+}

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -76,10 +77,21 @@ func (r *Refresher) exchange(ctx context.Context, number int, trigger string) at
 	}
 	sent := time.Now()
 	grant, err := r.exchanger.Exchange(ctx, jwt)
+	if st, ok := r.source.(spentTracker); ok && reachedEndpoint(err) {
+		st.Spent(jwt)
+	}
 	if err == nil {
 		err = checkGrant(grant)
 	}
 	return attemptResult{grant: grant, sent: sent, err: err}
+}
+
+// reachedEndpoint reports whether an exchange that ended with err was
+// answered by the token endpoint, which has then seen (and spent) the JWT.
+// A transport failure or timeout has not.
+func reachedEndpoint(err error) bool {
+	var xe *ExchangeError
+	return err == nil || errors.As(err, &xe) || errors.Is(err, ErrMalformedResponse) || errors.Is(err, ErrResponseTooLarge)
 }
 
 // checkGrant guards against an Exchanger that returns a grant no token can

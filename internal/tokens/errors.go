@@ -19,6 +19,10 @@ var (
 	ErrIdentityTokenTooLarge = errors.New("identity token input too large")
 	// ErrEmptyIdentityToken: the identity source produced nothing to present.
 	ErrEmptyIdentityToken = errors.New("identity token is empty")
+	// ErrIdentityTokenNotRotated: the token file still holds a JWT whose jti
+	// the token endpoint has already seen; presenting it again would be
+	// refused as a replay. Recoverable: the kubelet rewrites the file.
+	ErrIdentityTokenNotRotated = errors.New("identity token file not rotated since its JWT was last presented")
 	// ErrResponseTooLarge: a response body exceeds its cap (64 KiB).
 	ErrResponseTooLarge = errors.New("response body too large")
 	// ErrMalformedResponse: a 200 reply from the token endpoint or the mint

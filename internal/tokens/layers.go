@@ -13,6 +13,13 @@ type IdentitySource interface {
 	IdentityToken(ctx context.Context) (secret.Value, error)
 }
 
+// spentTracker is an IdentitySource that wants to know which JWT reached the
+// token endpoint, so that it can refuse to present a single-use JWT twice.
+// The refresher calls Spent after every exchange the endpoint answered.
+type spentTracker interface {
+	Spent(jwt secret.Value)
+}
+
 // Exchanger trades an assertion for an access token. It performs exactly one
 // exchange per call and keeps no state between calls.
 type Exchanger interface {

@@ -3,9 +3,11 @@ package tokens
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"extauthz/internal/secret"
 )
@@ -20,8 +22,17 @@ const (
 // TokenFile reads the identity token from a file at every call, as the
 // kubelet rotates projected service-account tokens in place. The content is
 // trimmed; it is never cached, and the file is never modified or deleted.
+//
+// Anthropic accepts each JWT's jti once, and the kubelet rewrites the file
+// only at 80 % of its life, so a refresh can come before the rotation. The
+// file source remembers the hash of the last JWT the token endpoint answered
+// (Spent) and, while the file still holds that JWT and it carries a jti,
+// returns ErrIdentityTokenNotRotated — a recoverable error, so the refresher
+// backs off and keeps serving the current token instead of collecting a 401
+// for a replay.
 type TokenFile struct {
-	path string
+	path  string
+	spent atomic.Pointer[[sha256.Size]byte]
 }
 
 var _ IdentitySource = (*TokenFile)(nil)
@@ -53,7 +64,19 @@ func (f *TokenFile) IdentityToken(ctx context.Context) (secret.Value, error) {
 	if len(data) == 0 {
 		return secret.Value{}, f.fail(fmt.Errorf("%w: %s", ErrEmptyIdentityToken, f.path))
 	}
-	return secret.New(string(data)), nil
+	jwt := secret.New(string(data))
+	if p := f.spent.Load(); p != nil && *p == sha256.Sum256(data) {
+		if c, err := ReadClaims(jwt); err == nil && c.ID != "" {
+			return secret.Value{}, f.fail(fmt.Errorf("%w: %s", ErrIdentityTokenNotRotated, f.path))
+		}
+	}
+	return jwt, nil
+}
+
+// Spent records that the token endpoint has seen jwt.
+func (f *TokenFile) Spent(jwt secret.Value) {
+	sum := sha256.Sum256([]byte(jwt.Reveal()))
+	f.spent.Store(&sum)
 }
 
 func (f *TokenFile) fail(err error) error {

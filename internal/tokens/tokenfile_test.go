@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -92,3 +93,65 @@ func TestTokenFileCancelled(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestTokenFileRefusesASpentJWT: once the token endpoint has seen the file's
+// JWT (Spent), reading the unchanged file gives the recoverable
+// ErrIdentityTokenNotRotated instead of a JWT whose jti would be a replay;
+// a rotated file, or a JWT without jti, is returned as usual.
+func TestTokenFileRefusesASpentJWT(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	src := NewTokenFile(path)
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(numberedJWT(1))
+	jwt, err := src.IdentityToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.IdentityToken(context.Background()); err != nil {
+		t.Fatalf("a JWT the endpoint has not seen was refused: %v", err)
+	}
+	src.Spent(jwt)
+	_, err = src.IdentityToken(context.Background())
+	if !errors.Is(err, ErrIdentityTokenNotRotated) || !Recoverable(err) {
+		t.Fatalf("spent JWT: err %v (recoverable %v), want recoverable ErrIdentityTokenNotRotated", err, Recoverable(err))
+	}
+	write(numberedJWT(2))
+	if got, err := src.IdentityToken(context.Background()); err != nil || got.Reveal() != numberedJWT(2) {
+		t.Fatalf("after rotation: %v", err)
+	}
+
+	noJTI := testJWT(map[string]any{"iss": "https://issuer.example", "sub": "s", "iat": 946684800, "exp": 946688400})
+	write(noJTI)
+	v, err := src.IdentityToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Spent(v)
+	if _, err := src.IdentityToken(context.Background()); err != nil {
+		t.Errorf("a JWT without jti may be presented again, got %v", err)
+	}
+}
+
+func TestReachedEndpoint(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, true},
+		{fmt.Errorf("token exchange: %w", &ExchangeError{StatusCode: 401}), true},
+		{fmt.Errorf("token exchange: %w", ErrMalformedResponse), true},
+		{fmt.Errorf("token exchange: %w", ErrResponseTooLarge), true},
+		{fmt.Errorf("token exchange: %w", context.DeadlineExceeded), false},
+		{fmt.Errorf("token exchange: %w", ErrAssertionTooLarge), false},
+		{errors.New("dial tcp: connection refused"), false},
+	} {
+		if got := reachedEndpoint(c.err); got != c.want {
+			t.Errorf("reachedEndpoint(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
