@@ -296,4 +296,4 @@ func (s *Service) setServing(ok bool) {
 	s.health.SetServingStatus(authz.ServiceName, st)
 }
 
-func isOff(addr string) bool { return addr == "" || addr == "off" || addr == "OFF" }
+func isOff(addr string) bool { return addr == "" || addr == "off" } // config lower-cases "off"

@@ -15,8 +15,9 @@ import (
 )
 
 // TracingEnabled reports whether the standard OpenTelemetry variables ask for
-// trace export: OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint is set and
-// OTEL_TRACES_EXPORTER is not "none". OTEL_SDK_DISABLED=true turns it off.
+// OTLP trace export: OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint is set and
+// OTEL_TRACES_EXPORTER is unset. Any other exporter name ("none", "console")
+// and OTEL_SDK_DISABLED=true turn it off.
 func TracingEnabled(lookup func(string) (string, bool)) bool {
 	get := func(k string) string { v, _ := lookup(k); return strings.ToLower(strings.TrimSpace(v)) }
 	if get("OTEL_SDK_DISABLED") == "true" {
@@ -25,10 +26,11 @@ func TracingEnabled(lookup func(string) (string, bool)) bool {
 	switch get("OTEL_TRACES_EXPORTER") {
 	case "otlp":
 		return true
-	case "none":
+	case "":
+		return get("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+	default: // "none", or an exporter extauthz does not ship (console, zipkin…)
 		return false
 	}
-	return get("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
 // StartTracing installs a global tracer provider that exports spans over OTLP
