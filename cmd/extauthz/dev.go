@@ -38,8 +38,8 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	level, _ := lookup("EXTAUTHZ_LOG_LEVEL")
-	format, _ := lookup("EXTAUTHZ_LOG_FORMAT")
+	level, _ := lookup.Lookup("EXTAUTHZ_LOG_LEVEL")
+	format, _ := lookup.Lookup("EXTAUTHZ_LOG_FORMAT")
 	if strings.TrimSpace(format) == "" {
 		format = "text" // a terminal is reading
 	}
@@ -56,15 +56,9 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 
 	devEnv := emu.Env()
 	devEnv["EXTAUTHZ_LOG_FORMAT"] = format
-	cfg, code := loadConfig(ctx, stderr, func(k string) (string, bool) {
-		if v, ok := devEnv[k]; ok {
-			return v, true
-		}
-		if strings.HasPrefix(k, "EXTAUTHZ_") || strings.HasPrefix(k, "OTEL_") {
-			return lookup(k)
-		}
-		return "", false
-	})
+	cfg, code := loadConfig(ctx, stderr, lookup.With(devEnv, func(k string) bool {
+		return strings.HasPrefix(k, "EXTAUTHZ_") || strings.HasPrefix(k, "OTEL_")
+	}))
 	if cfg == nil {
 		return code
 	}

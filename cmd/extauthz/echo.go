@@ -34,7 +34,7 @@ func echoCmd(ctx context.Context, args []string, stdout, stderr io.Writer, looku
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}
-	addr, _ := lookup("EXTAUTHZ_ECHO_ADDR")
+	addr, _ := lookup.Lookup("EXTAUTHZ_ECHO_ADDR")
 	if addr = strings.TrimSpace(addr); addr == "" {
 		addr = "127.0.0.1:8081"
 	}

@@ -54,7 +54,7 @@ AWF_AUTH_ANTHROPIC_ORGANIZATION_ID, AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID, AWF_A
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}
-	get := func(name string) string { v, _ := lookup(name); return strings.TrimSpace(v) }
+	get := func(name string) string { v, _ := lookup.Lookup(name); return strings.TrimSpace(v) }
 	addr := get("EXTAUTHZ_EMULATOR_ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:8080"
@@ -100,7 +100,7 @@ AWF_AUTH_ANTHROPIC_ORGANIZATION_ID, AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID, AWF_A
 // like serve's unless EXTAUTHZ_LOG_FORMAT says text, at EXTAUTHZ_LOG_LEVEL
 // (info when unset or unknown).
 func toolLogger(w io.Writer, lookup env) *slog.Logger {
-	level, _ := lookup("EXTAUTHZ_LOG_LEVEL")
-	format, _ := lookup("EXTAUTHZ_LOG_FORMAT")
+	level, _ := lookup.Lookup("EXTAUTHZ_LOG_LEVEL")
+	format, _ := lookup.Lookup("EXTAUTHZ_LOG_FORMAT")
 	return telemetry.NewLogger(w, strings.ToLower(strings.TrimSpace(level)), strings.ToLower(strings.TrimSpace(format)))
 }

@@ -47,7 +47,7 @@ func healthCmd(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 
 // defaultAddr is EXTAUTHZ_GRPC_ADDR or 127.0.0.1:9191.
 func defaultAddr(lookup env) string {
-	if v, ok := lookup("EXTAUTHZ_GRPC_ADDR"); ok && strings.TrimSpace(v) != "" {
+	if v, ok := lookup.Lookup("EXTAUTHZ_GRPC_ADDR"); ok && strings.TrimSpace(v) != "" {
 		return strings.TrimSpace(v)
 	}
 	return "127.0.0.1:9191"

@@ -11,6 +11,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"extauthz/internal/config"
 )
 
 // Exit codes shared by the subcommands.
@@ -34,11 +36,11 @@ Run 'extauthz <command> -h' for a command's flags.
 `
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, config.OSEnv()))
 }
 
-// env is how the commands read the environment (os.LookupEnv, or a map in tests).
-type env = func(string) (string, bool)
+// env is how the commands read the environment (config.OSEnv, or a map in tests).
+type env = config.Env
 
 // run dispatches to a subcommand and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) int {

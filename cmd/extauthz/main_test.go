@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"extauthz/internal/config"
 	"extauthz/internal/healthwatch"
 	"extauthz/internal/leakcheck"
 )
@@ -44,10 +45,8 @@ func (o *output) String() string {
 	return o.buf.String()
 }
 
-// mapEnv is an env over m.
-func mapEnv(m map[string]string) env {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-}
+// mapEnv is an env of exactly the variables in m.
+func mapEnv(m map[string]string) env { return config.MapEnv(m) }
 
 // invoke runs one command to completion.
 func invoke(t *testing.T, lookup env, args ...string) (code int, stdout, stderr string) {

@@ -64,11 +64,11 @@ const gcPercent = 200
 // runService builds and runs the service until ctx ends. The process serves
 // one service, so it also sets the GC target, unless GOGC is set.
 func runService(ctx context.Context, cfg *config.Config, stderr io.Writer, lookup env) int {
-	if _, set := lookup("GOGC"); !set {
+	if _, set := lookup.Lookup("GOGC"); !set {
 		debug.SetGCPercent(gcPercent)
 	}
 	logger := telemetry.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	svc, err := service.New(ctx, cfg, service.Options{Logger: logger, Version: version(), Lookup: lookup})
+	svc, err := service.New(ctx, cfg, service.Options{Logger: logger, Version: version(), Lookup: lookup.Lookup})
 	if err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitFailed

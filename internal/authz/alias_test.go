@@ -55,9 +55,9 @@ func TestFastPathKeepsNoRequestBytes(t *testing.T) {
 	keeper := new(recordKeeper)
 	logger := slog.New(keeper) // DEBUG included: the allowed line logs request_id
 	servers := []*Server{
-		newTestServer(t, Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: anthropicOnly, Logger: logger}),
-		newTestServer(t, Options{Mode: ModeWIF, Credentials: servable(testToken), Logger: logger}),
-		newTestServer(t, Options{Mode: ModeStaticKey, Credentials: servable(testKey), AllowedHosts: anthropicOnly, Logger: logger}),
+		newTestServer(t, Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: anthropicOnly, Logger: logger}),
+		newTestServer(t, Options{Credentials: single(ModeWIF, servable(testToken)), Logger: logger}),
+		newTestServer(t, Options{Credentials: single(ModeStaticKey, servable(testKey)), AllowedHosts: anthropicOnly, Logger: logger}),
 	}
 	for _, name := range requestNames(t) {
 		in, err := proto.Marshal(loadRequest(t, name))
@@ -89,7 +89,7 @@ func TestFastPathKeepsNoRequestBytes(t *testing.T) {
 		t.Errorf("the records hold no request host (%v) or request id (%v): the test checks nothing", sawHost, sawID)
 	}
 
-	a := servers[1].answer.Load()
+	a := servers[1].only().answer.Load()
 	variants := a.variants.Load()
 	if variants == nil {
 		t.Fatal("no beta variant was cached: the test checks nothing")
@@ -99,7 +99,7 @@ func TestFastPathKeepsNoRequestBytes(t *testing.T) {
 		if err := proto.Unmarshal(e.data.Materialize(), resp); err != nil {
 			t.Fatal(err)
 		}
-		if !proto.Equal(resp, allowResponse(ModeWIF, a.credential, e.beta)) {
+		if !proto.Equal(resp, allowResponse(ModeWIF, a.credential, e.beta, a.metadata)) {
 			t.Errorf("a cached variant's key %q no longer matches the bytes it sends", e.beta)
 		}
 	}

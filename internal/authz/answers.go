@@ -1,10 +1,10 @@
 package authz
 
 import (
-	"sync/atomic"
-
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
+	"sync/atomic"
 )
 
 // okAnswer is what an OK Check needs for one credential generation, worked
@@ -12,9 +12,13 @@ import (
 // be sent as a header value, and the OK responses encoded for the wire.
 // Immutable once published, except variants, which is copy-on-write.
 type okAnswer struct {
+	mode       Mode
 	generation uint64
 	credential string // revealed: it is the header value the response carries
 	usable     bool   // validHeaderValue(credential)
+	// metadata is the dynamic_metadata every OK response of this generation
+	// carries: {"credential": name, "generation": N}. Shared, read-only.
+	metadata *structpb.Struct
 
 	// plain is the OK response when the client sent no anthropic-beta of its
 	// own (WIF: oauthBeta alone), and the only one in static-key mode. nil
@@ -47,36 +51,57 @@ type encodedResponse struct {
 	data mem.BufferSlice
 }
 
-// answerFor returns the okAnswer of c, building it when c is a generation
-// the server has not answered with yet. It never serves another
-// generation's bytes: the cached answer is used only if both its generation
-// and its credential are c's (a string comparison that stops at the shared
-// pointer when they are equal).
-func (s *Server) answerFor(c Credential) *okAnswer {
-	value := c.Value.Reveal()
-	if a := s.answer.Load(); a != nil && a.generation == c.Generation && a.credential == value {
+// answerFor returns the okAnswer of v, building it when v is a generation
+// c has not answered with yet. It never serves another generation's bytes:
+// the cached answer is used only if both its generation and its credential
+// are v's (a string comparison that stops at the shared pointer when they
+// are equal).
+func (c *credential) answerFor(v Credential) *okAnswer {
+	value := v.Value.Reveal()
+	if a := c.answer.Load(); a != nil && a.generation == v.Generation && a.credential == value {
 		return a
 	}
-	a := &okAnswer{generation: c.Generation, credential: value, usable: validHeaderValue(value)}
+	a := &okAnswer{mode: c.mode, generation: v.Generation, credential: value, usable: validHeaderValue(value),
+		metadata: feedbackMetadata(c.name, v.Generation)}
 	if a.usable {
 		beta := ""
-		if s.mode == ModeWIF {
+		if c.mode == ModeWIF {
 			beta = oauthBeta
 		}
-		a.plain = encodeAllow(s.mode, value, beta)
+		a.plain = a.encode(beta)
 	}
 	// Racing builders each store an answer that is right for the credential
 	// they read; a reader checks the generation before using one.
-	s.answer.Store(a)
+	c.answer.Store(a)
 	return a
 }
 
-// encodeAllow encodes allowResponse(mode, credential, beta), or returns nil
-// if proto refuses it (it cannot: both values passed headerText, which
-// includes valid UTF-8); the caller then sends the typed response, and grpc
-// reports the error as it would on the typed path.
-func encodeAllow(mode Mode, credential, beta string) *encodedResponse {
-	b, err := proto.Marshal(allowResponse(mode, credential, beta))
+// Keys of the dynamic metadata (design.md, "Upstream feedback"): Envoy
+// stores it under the ext_authz filter's namespace, and its access logger
+// reports it back with the upstream's response code.
+const (
+	MetadataCredential = "credential"
+	MetadataGeneration = "generation"
+)
+
+// feedbackMetadata is {"credential": name, "generation": generation}.
+// Generations count up from 1 and stay far below 2^53, so the number is
+// exact as a double.
+func feedbackMetadata(name string, generation uint64) *structpb.Struct {
+	return &structpb.Struct{Fields: map[string]*structpb.Value{
+		MetadataCredential: structpb.NewStringValue(name),
+		MetadataGeneration: structpb.NewNumberValue(float64(generation)),
+	}}
+}
+
+// encode encodes allowResponse for a with beta, or returns nil if proto
+// refuses it (it cannot: both values passed headerText, which includes
+// valid UTF-8); the caller then sends the typed response, and grpc reports
+// the error as it would on the typed path.
+func (a *okAnswer) encode(beta string) *encodedResponse {
+	// Deterministic: the metadata is a map, and equal answers should be
+	// equal bytes.
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(allowResponse(a.mode, a.credential, beta, a.metadata))
 	if err != nil {
 		return nil
 	}
@@ -90,7 +115,7 @@ func (a *okAnswer) withBeta(beta []byte) *encodedResponse {
 		return a.plain
 	}
 	if len(beta) > maxCachedBeta {
-		return encodeAllow(ModeWIF, a.credential, string(beta))
+		return a.encode(string(beta))
 	}
 	old := a.variants.Load()
 	if old != nil {
@@ -100,7 +125,7 @@ func (a *okAnswer) withBeta(beta []byte) *encodedResponse {
 			}
 		}
 	}
-	e := encodeAllow(ModeWIF, a.credential, string(beta))
+	e := a.encode(string(beta))
 	if e == nil {
 		return nil
 	}

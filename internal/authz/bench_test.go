@@ -20,11 +20,11 @@ func BenchmarkCheck(b *testing.B) {
 		name, request string
 		o             Options
 	}{
-		{"wif", "basic", Options{Mode: ModeWIF, Credentials: servable(testToken)}},
-		{"wif_client_beta", "client_beta", Options{Mode: ModeWIF, Credentials: servable(testToken)}},
-		{"wif_allowed_hosts", "host_port", Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: anthropicOnly}},
-		{"static_key", "basic", Options{Mode: ModeStaticKey, Credentials: StaticKey(secret.New(testKey))}},
-		{"unavailable", "basic", Options{Mode: ModeWIF, Credentials: notServable(time.Second)}},
+		{"wif", "basic", Options{Credentials: single(ModeWIF, servable(testToken))}},
+		{"wif_client_beta", "client_beta", Options{Credentials: single(ModeWIF, servable(testToken))}},
+		{"wif_allowed_hosts", "host_port", Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: anthropicOnly}},
+		{"static_key", "basic", Options{Credentials: single(ModeStaticKey, StaticKey(secret.New(testKey)))}},
+		{"unavailable", "basic", Options{Credentials: single(ModeWIF, notServable(time.Second))}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -45,7 +45,7 @@ func BenchmarkCheck(b *testing.B) {
 func BenchmarkAllowResponse(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		allowResponse(ModeWIF, testToken, oauthBeta)
+		allowResponse(ModeWIF, testToken, oauthBeta, testMetadata)
 	}
 }
 

@@ -53,11 +53,11 @@ func BenchmarkCheckPath(b *testing.B) {
 		name, request string
 		o             Options
 	}{
-		{"wif", "basic", Options{Mode: ModeWIF, Credentials: servable(testToken)}},
-		{"wif_large", "large", Options{Mode: ModeWIF, Credentials: servable(testToken)}},
-		{"wif_client_beta", "client_beta", Options{Mode: ModeWIF, Credentials: servable(testToken)}},
-		{"wif_allowed_hosts", "host_port", Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: anthropicOnly}},
-		{"static_key", "basic", Options{Mode: ModeStaticKey, Credentials: StaticKey(secret.New(testKey))}},
+		{"wif", "basic", Options{Credentials: single(ModeWIF, servable(testToken))}},
+		{"wif_large", "large", Options{Credentials: single(ModeWIF, servable(testToken))}},
+		{"wif_client_beta", "client_beta", Options{Credentials: single(ModeWIF, servable(testToken))}},
+		{"wif_allowed_hosts", "host_port", Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: anthropicOnly}},
+		{"static_key", "basic", Options{Credentials: single(ModeStaticKey, StaticKey(secret.New(testKey)))}},
 	}
 	codec := NewCodec()
 	ctx := context.Background()
@@ -130,7 +130,7 @@ func BenchmarkCodecUnmarshal(b *testing.B) {
 func BenchmarkCodecMarshal(b *testing.B) {
 	codec := NewCodec()
 	b.Run("proto", func(b *testing.B) {
-		resp := allowResponse(ModeWIF, testToken, oauthBeta)
+		resp := allowResponse(ModeWIF, testToken, oauthBeta, testMetadata)
 		b.ReportAllocs()
 		for b.Loop() {
 			out, err := codec.Marshal(resp)
@@ -141,7 +141,7 @@ func BenchmarkCodecMarshal(b *testing.B) {
 		}
 	})
 	b.Run("encoded", func(b *testing.B) {
-		e := encodeAllow(ModeWIF, testToken, oauthBeta)
+		e := (&okAnswer{mode: ModeWIF, credential: testToken, metadata: testMetadata}).encode(oauthBeta)
 		b.ReportAllocs()
 		for b.Loop() {
 			out, err := codec.Marshal(e)
@@ -159,15 +159,15 @@ func BenchmarkEncodedAllow(b *testing.B) {
 	requests := benchRequests(b)
 	for _, name := range []string{"basic", "client_beta"} {
 		b.Run(name, func(b *testing.B) {
-			s := newTestServer(b, Options{Mode: ModeWIF, Credentials: servable(testToken), Logger: quietLogger()})
+			s := newTestServer(b, Options{Credentials: single(ModeWIF, servable(testToken)), Logger: quietLogger()})
 			r := new(wireRequest)
 			if err := NewCodec().Unmarshal(mem.BufferSlice{mem.SliceBuffer(requests[name])}, r); err != nil {
 				b.Fatal(err)
 			}
-			cred, _, _ := s.creds.Credential(time.Now())
+			cred, _, _ := s.only().source.Credential(time.Now())
 			b.ReportAllocs()
 			for b.Loop() {
-				s.encodedAllow(s.answerFor(cred), r)
+				encodedAllow(s.only().answerFor(cred), r)
 			}
 		})
 	}

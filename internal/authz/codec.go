@@ -1,9 +1,11 @@
 package authz
 
 import (
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/proto"
 )
 
 // Codec is the gRPC codec of the fast Check path (install it with
@@ -27,10 +29,19 @@ func NewCodec() *Codec {
 // Name is "proto": on the wire the messages are the standard protobuf ones.
 func (c *Codec) Name() string { return grpcproto.Name }
 
-// Marshal implements encoding.CodecV2.
+// Marshal implements encoding.CodecV2. A typed CheckResponse is encoded
+// deterministically, like the pre-encoded ones, so that both paths send the
+// same bytes for the same answer (the dynamic metadata is a map).
 func (c *Codec) Marshal(v any) (mem.BufferSlice, error) {
-	if r, ok := v.(*encodedResponse); ok {
-		return r.data, nil
+	switch m := v.(type) {
+	case *encodedResponse:
+		return m.data, nil
+	case *authv3.CheckResponse:
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 	}
 	return c.standard.Marshal(v)
 }

@@ -31,6 +31,11 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 // checkHandler is the grpc.MethodDesc handler of the fast path.
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	s := srv.(*Server)
+	if s.authorize != nil {
+		if err := s.authorize(ctx); err != nil {
+			return nil, err // the message is left undecoded
+		}
+	}
 	r := wireRequests.Get().(*wireRequest)
 	defer func() {
 		r.release()
@@ -47,7 +52,7 @@ func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor
 		}
 		info := &grpc.UnaryServerInfo{Server: s, FullMethod: checkMethod}
 		return interceptor(ctx, req, info, func(ctx context.Context, req any) (any, error) {
-			return s.Check(ctx, req.(*authv3.CheckRequest))
+			return s.checkTyped(ctx, req.(*authv3.CheckRequest)), nil
 		})
 	}
 	return s.checkWire(ctx, r), nil
@@ -58,34 +63,33 @@ func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor
 // request as on the typed path) or when the scan fell back to a full decode.
 func (s *Server) checkWire(ctx context.Context, r *wireRequest) any {
 	if r.full != nil {
-		resp, _ := s.Check(ctx, r.full)
-		return resp
+		return s.checkTyped(ctx, r.full)
 	}
 	start := time.Now()
 	v := s.decide(ctx, start, r)
 	var resp any
 	if v.allow != nil {
-		resp = s.encodedAllow(v.allow, r)
+		resp = encodedAllow(v.allow, r)
 	} else {
 		resp = denyResponse(v.deny)
 	}
-	s.observe(v.result, start)
+	s.observe(v, start)
 	return resp
 }
 
 // encodedAllow is the OK response of a for r: cached bytes, or in the
 // unreachable case that encoding failed, the typed response.
-func (s *Server) encodedAllow(a *okAnswer, r *wireRequest) any {
-	if s.mode != ModeWIF {
+func encodedAllow(a *okAnswer, r *wireRequest) any {
+	if a.mode != ModeWIF {
 		if a.plain != nil {
 			return a.plain
 		}
-		return allowResponse(s.mode, a.credential, "")
+		return allowResponse(a.mode, a.credential, "", a.metadata)
 	}
 	var buf [256]byte // room for a typical merged anthropic-beta value
 	beta := r.appendBeta(buf[:0])
 	if e := a.withBeta(beta); e != nil {
 		return e
 	}
-	return allowResponse(s.mode, a.credential, string(beta))
+	return allowResponse(a.mode, a.credential, string(beta), a.metadata)
 }

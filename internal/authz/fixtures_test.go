@@ -105,3 +105,15 @@ func newTestServer(tb testing.TB, o Options) *Server {
 	}
 	return s
 }
+
+// single configures the one credential "default".
+func single(mode Mode, c Credentials) []NamedCredentials {
+	return []NamedCredentials{{Name: "default", Mode: mode, Credentials: c}}
+}
+
+// only is the server's first credential, for tests of its answers.
+func (s *Server) only() *credential { return s.creds.all[0] }
+
+// testMetadata is the dynamic metadata of the fixtures' credential:
+// "default" at servable's generation 7.
+var testMetadata = feedbackMetadata("default", 7)

@@ -48,9 +48,10 @@ func addFixtureSeeds(f *testing.F) {
 // one without a credential.
 func fuzzServers(f *testing.F) []*Server {
 	return []*Server{
-		newTestServer(f, Options{Mode: ModeWIF, Credentials: servable(testToken)}),
-		newTestServer(f, Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: []string{"api.anthropic.com", "::1"}}),
-		newTestServer(f, Options{Mode: ModeStaticKey, Credentials: StaticKey(secret.New(testKey)), AllowedHosts: []string{"api.anthropic.com"}}),
-		newTestServer(f, Options{Mode: ModeWIF, Credentials: notServable(0)}),
+		newTestServer(f, Options{Credentials: single(ModeWIF, servable(testToken))}),
+		newTestServer(f, Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: []string{"api.anthropic.com", "::1"}}),
+		newTestServer(f, Options{Credentials: single(ModeStaticKey, StaticKey(secret.New(testKey))), AllowedHosts: []string{"api.anthropic.com"}}),
+		newTestServer(f, Options{Credentials: single(ModeWIF, notServable(0))}),
+		newTestServer(f, Options{Credentials: teams(), ByPrincipal: teamRules}),
 	}
 }

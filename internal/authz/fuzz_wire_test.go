@@ -90,7 +90,7 @@ func differ(t *testing.T, servers []*Server, in []byte, mustScan bool) {
 
 func stringify(v readView) string {
 	return strings.Join([]string{"http=" + map[bool]string{true: "yes", false: "no"}[v.http], "id=" + v.id, "host=" + v.host,
-		"authority=" + v.authority, "betas=" + v.betas}, " ")
+		"authority=" + v.authority, "betas=" + v.betas, "principal=" + v.principal}, " ")
 }
 
 // fits reports whether the concatenation of reqs is within what a wireView
@@ -135,7 +135,8 @@ func (g *generator) bytes() []byte {
 // the checks care about, or fuzz bytes made valid UTF-8.
 func (g *generator) text() string {
 	words := []string{"", ":authority", "anthropic-beta", "Anthropic-BETA", "x-api-key", "api.anthropic.com",
-		"API.Anthropic.com.:443", "[::1]:8443", "::1", "evil.example", oauthBeta, federationBeta, "a, b ,,c", " \t"}
+		"API.Anthropic.com.:443", "[::1]:8443", "::1", "evil.example", oauthBeta, federationBeta, "a, b ,,c", " \t",
+		CredentialExtension, "team-a", "team-b", "default", "spiffe://td/ns/a/sa/x", "spiffe://td/ns/b/"}
 	if c := g.next(); c&1 == 0 { // half of the time
 		return words[int(c>>1)%len(words)]
 	}

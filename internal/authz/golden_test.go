@@ -69,7 +69,7 @@ var checkCases = []checkCase{
 func TestCheckGolden(t *testing.T) {
 	for _, c := range checkCases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newTestServer(t, Options{Mode: c.mode, Credentials: c.creds, AllowedHosts: c.hosts})
+			s := newTestServer(t, Options{Credentials: single(c.mode, c.creds), AllowedHosts: c.hosts})
 			got, err := s.Check(context.Background(), loadRequest(t, c.request))
 			if err != nil {
 				t.Fatalf("Check returned an error: %v", err)

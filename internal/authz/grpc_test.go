@@ -17,7 +17,7 @@ import (
 // and checks that what a client receives equals what Check returns directly,
 // for an allowed request and for each denial.
 func TestCheckOverGRPC(t *testing.T) {
-	s := newTestServer(t, Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: anthropicOnly})
+	s := newTestServer(t, Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: anthropicOnly})
 	gs := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(gs, s)
 	conn := serve(t, gs)

@@ -58,7 +58,7 @@ func TestHostListAllows(t *testing.T) {
 func TestNewServerRejectsBadOptions(t *testing.T) {
 	bad := []string{"", " ", "https://api.anthropic.com", "api.anthropic.com:443", "*.anthropic.com",
 		"api.anthropic.com/v1", "a..b", "[::1]:443", strings.Repeat("a", 64) + ".com"}
-	_, err := NewServer(Options{Mode: Mode(9), AllowedHosts: append([]string{"fine.example"}, bad...)})
+	_, err := NewServer(Options{Credentials: single(Mode(9), nil), AllowedHosts: append([]string{"fine.example"}, bad...)})
 	if !errors.Is(err, ErrInvalidOptions) {
 		t.Fatalf("err = %v, want ErrInvalidOptions", err)
 	}
@@ -78,7 +78,7 @@ func TestNewServerRejectsBadOptions(t *testing.T) {
 }
 
 func TestNewServerDefaults(t *testing.T) {
-	s, err := NewServer(Options{Mode: ModeStaticKey, Credentials: StaticKey(secret.New(testKey))})
+	s, err := NewServer(Options{Credentials: single(ModeStaticKey, StaticKey(secret.New(testKey)))})
 	if err != nil {
 		t.Fatal(err)
 	}

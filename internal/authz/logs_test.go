@@ -91,7 +91,7 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 func TestLogsNeverCarryCredentials(t *testing.T) {
 	var buf syncBuffer
 	for _, c := range checkCases {
-		s := newTestServer(t, Options{Mode: c.mode, Credentials: c.creds, AllowedHosts: c.hosts, Logger: testLogger(&buf)})
+		s := newTestServer(t, Options{Credentials: single(c.mode, c.creds), AllowedHosts: c.hosts, Logger: testLogger(&buf)})
 		if _, err := s.Check(context.Background(), loadRequest(t, c.request)); err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestLogsNeverCarryCredentials(t *testing.T) {
 func TestDenialLogsAreRateLimited(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var buf syncBuffer
-		s := newTestServer(t, Options{Mode: ModeWIF, Credentials: notServable(3 * time.Second), Logger: testLogger(&buf)})
+		s := newTestServer(t, Options{Credentials: single(ModeWIF, notServable(3*time.Second)), Logger: testLogger(&buf)})
 		req := loadRequest(t, "basic")
 		ctx := context.Background()
 		for range 5 {
@@ -143,7 +143,7 @@ func TestDenialLogsAreRateLimited(t *testing.T) {
 
 func TestUnusableCredentialLogsError(t *testing.T) {
 	var buf syncBuffer
-	s := newTestServer(t, Options{Mode: ModeStaticKey, Credentials: StaticKey(secret.New("k\r\nx-" + badSecretMark)), Logger: testLogger(&buf)})
+	s := newTestServer(t, Options{Credentials: single(ModeStaticKey, StaticKey(secret.New("k\r\nx-"+badSecretMark))), Logger: testLogger(&buf)})
 	resp, _ := s.Check(context.Background(), loadRequest(t, "basic"))
 	if resp.GetDeniedResponse().GetStatus().GetCode() != 503 {
 		t.Fatalf("status = %v, want 503", resp.GetDeniedResponse().GetStatus())
@@ -157,7 +157,7 @@ func TestUnusableCredentialLogsError(t *testing.T) {
 func TestAllowedIsLoggedOnlyAtDebug(t *testing.T) {
 	var buf syncBuffer
 	info := slog.New(slog.NewJSONHandler(leakWatch{&buf}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s := newTestServer(t, Options{Mode: ModeWIF, Credentials: servable(testToken), Logger: info})
+	s := newTestServer(t, Options{Credentials: single(ModeWIF, servable(testToken)), Logger: info})
 	s.Check(context.Background(), loadRequest(t, "basic"))
 	if got := buf.lines(t); len(got) != 0 {
 		t.Errorf("an allowed check logged %d lines at INFO", len(got))

@@ -19,5 +19,9 @@ const (
 // Observer receives one call per Check (metrics); it must be cheap and
 // non-blocking.
 type Observer interface {
-	CheckFinished(r Result, elapsed time.Duration)
+	// CheckFinished reports one Check: credential is the index in
+	// Options.Credentials of the credential the request selected, or -1 when
+	// it selected none (a malformed request, an unknown or missing
+	// credential name).
+	CheckFinished(credential int, r Result, elapsed time.Duration)
 }

@@ -12,7 +12,7 @@ type recordingObserver struct {
 	results []Result
 }
 
-func (o *recordingObserver) CheckFinished(r Result, elapsed time.Duration) {
+func (o *recordingObserver) CheckFinished(_ int, r Result, elapsed time.Duration) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if elapsed >= 0 {
@@ -34,7 +34,7 @@ func TestObserverSeesEveryResult(t *testing.T) {
 	}
 	for _, c := range cases {
 		o := new(recordingObserver)
-		s := newTestServer(t, Options{Mode: ModeWIF, Credentials: c.creds, AllowedHosts: anthropicOnly, Observer: o})
+		s := newTestServer(t, Options{Credentials: single(ModeWIF, c.creds), AllowedHosts: anthropicOnly, Observer: o})
 		s.Check(context.Background(), loadRequest(t, c.request))
 		if len(o.results) != 1 || o.results[0] != c.want {
 			t.Errorf("%s: observer got %v, want [%s]", c.request, o.results, c.want)

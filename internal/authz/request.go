@@ -15,19 +15,31 @@ const betaHeader = "anthropic-beta"
 // path's scan of its bytes. The strings may alias a buffer that is reused
 // once the Check returns; copy what must outlive it.
 type request interface {
-	hasHTTP() bool     // attributes.request.http is present
-	id() string        // attributes.request.http.id
-	authority() string // requestAuthority
+	hasHTTP() bool                       // attributes.request.http is present
+	id() string                          // attributes.request.http.id
+	authority() string                   // requestAuthority
+	principal() string                   // attributes.source.principal
+	extension(key string) (string, bool) // attributes.context_extensions[key]
 }
 
 // typedRequest is a request over the generated message.
 type typedRequest struct {
-	http *authv3.AttributeContext_HttpRequest
+	attrs *authv3.AttributeContext
 }
 
-func (t typedRequest) hasHTTP() bool     { return t.http != nil }
-func (t typedRequest) id() string        { return t.http.GetId() }
-func (t typedRequest) authority() string { return requestAuthority(t.http) }
+func (t typedRequest) http() *authv3.AttributeContext_HttpRequest {
+	return t.attrs.GetRequest().GetHttp()
+}
+
+func (t typedRequest) hasHTTP() bool     { return t.http() != nil }
+func (t typedRequest) id() string        { return t.http().GetId() }
+func (t typedRequest) authority() string { return requestAuthority(t.http()) }
+func (t typedRequest) principal() string { return t.attrs.GetSource().GetPrincipal() }
+
+func (t typedRequest) extension(key string) (string, bool) {
+	v, ok := t.attrs.GetContextExtensions()[key]
+	return v, ok
+}
 
 // requestBeta merges the client's anthropic-beta values (see mergeBeta) from
 // headers (Envoy comma-merges repeats there, keys lower-case) and then from

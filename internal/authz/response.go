@@ -11,6 +11,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -40,10 +41,12 @@ type okParts struct {
 }
 
 // allowResponse builds the OK response for mode: credential goes into the
-// mode's header, the other credential header is removed, and in WIF mode beta
-// is sent as anthropic-beta. credential and beta must already be valid header
-// values (validHeaderValue); this function does no I/O and keeps no state.
-func allowResponse(mode Mode, credential, beta string) *authv3.CheckResponse {
+// mode's header, the other credential header is removed, in WIF mode beta
+// is sent as anthropic-beta, and metadata becomes the response's
+// dynamic_metadata (shared, never modified). credential and beta must
+// already be valid header values (validHeaderValue); this function does no
+// I/O and keeps no state.
+func allowResponse(mode Mode, credential, beta string, metadata *structpb.Struct) *authv3.CheckResponse {
 	p := new(okParts)
 	n := 0
 	set := func(key, value string) {
@@ -71,6 +74,7 @@ func allowResponse(mode Mode, credential, beta string) *authv3.CheckResponse {
 	p.oneof.OkResponse = &p.ok
 	p.resp.Status = &p.status // code 0: OK
 	p.resp.HttpResponse = &p.oneof
+	p.resp.DynamicMetadata = metadata
 	return &p.resp
 }
 
@@ -148,6 +152,29 @@ func unavailableDenial(retryAfter time.Duration, body string) denial {
 
 // maxHostInBody caps how much of a client-chosen host the 403 body repeats.
 const maxHostInBody = 255
+
+// maxNameInBody caps how much of a credential name or principal a 403 body
+// or log line repeats.
+const maxNameInBody = 64
+
+// noCredentialDenial is the 403 for a request that selects none of several
+// credentials.
+var noCredentialDenial = denial{
+	result:     ResultForbidden,
+	code:       codes.PermissionDenied,
+	httpStatus: typev3.StatusCode_Forbidden,
+	body: errorBody("permission_error", "no credential is configured for this request: the route sets no "+
+		"context_extensions credential and no EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL rule matches its principal"),
+}
+
+// unknownCredentialDenial is the 403 for a route whose context_extensions
+// name a credential extauthz does not have.
+func unknownCredentialDenial(name string) denial {
+	d := noCredentialDenial
+	d.body = errorBody("permission_error", "credential "+strconv.Quote(truncate(name, maxNameInBody))+
+		" is not configured (EXTAUTHZ_CREDENTIALS)")
+	return d
+}
 
 // forbiddenDenial is the 403 for a host outside EXTAUTHZ_ALLOWED_HOSTS.
 func forbiddenDenial(host string) denial {

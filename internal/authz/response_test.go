@@ -13,7 +13,7 @@ import (
 // The builders are pure: these tests need neither a Server nor gRPC.
 
 func TestAllowResponseWIF(t *testing.T) {
-	resp := allowResponse(ModeWIF, "tok", "a,oauth-2025-04-20")
+	resp := allowResponse(ModeWIF, "tok", "a,oauth-2025-04-20", testMetadata)
 	for _, p := range responseProblems(resp) {
 		t.Error(p)
 	}
@@ -34,7 +34,7 @@ func TestAllowResponseWIF(t *testing.T) {
 }
 
 func TestAllowResponseStaticKey(t *testing.T) {
-	resp := allowResponse(ModeStaticKey, "key", "ignored")
+	resp := allowResponse(ModeStaticKey, "key", "ignored", testMetadata)
 	for _, p := range responseProblems(resp) {
 		t.Error(p)
 	}
@@ -50,8 +50,8 @@ func TestAllowResponseStaticKey(t *testing.T) {
 // TestAllowResponsesAreIndependent guards the single-allocation layout:
 // two responses must not share any part.
 func TestAllowResponsesAreIndependent(t *testing.T) {
-	a := allowResponse(ModeWIF, "one", "x")
-	b := allowResponse(ModeWIF, "two", "y")
+	a := allowResponse(ModeWIF, "one", "x", nil)
+	b := allowResponse(ModeWIF, "two", "y", nil)
 	a.GetOkResponse().GetHeaders()[0].GetHeader().Value = "changed"
 	a.GetOkResponse().HeadersToRemove[0] = "changed"
 	if b.GetOkResponse().GetHeaders()[0].GetHeader().GetValue() != "Bearer two" || b.GetOkResponse().GetHeadersToRemove()[0] != "x-api-key" {

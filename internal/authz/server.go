@@ -3,10 +3,8 @@ package authz
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -25,14 +23,20 @@ const unusableRetryAfter = 5 * time.Second
 
 // Options configures a Server.
 type Options struct {
-	// Mode selects the header that carries the credential.
-	Mode Mode
-	// Credentials is read on every Check; it must not block.
-	Credentials Credentials
+	// Credentials are the configured credentials, at least one. Each
+	// request gets one of them (see credentialSet.choose) or a 403.
+	Credentials []NamedCredentials
+	// ByPrincipal maps peer principals to credential names.
+	ByPrincipal []PrincipalRule
 	// AllowedHosts is EXTAUTHZ_ALLOWED_HOSTS, already split: DNS names or IP
 	// literals, matched case-insensitively with the port ignored. Empty
 	// allows any host.
 	AllowedHosts []string
+	// Authorize, if set, is asked before every Check whether the caller may
+	// have an answer (caller authentication); a non-nil error is returned to
+	// the caller as the RPC's error. It must be cheap: it runs on the fast
+	// path.
+	Authorize func(ctx context.Context) error
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Observer, if set, is told the result and duration of every Check.
@@ -41,18 +45,17 @@ type Options struct {
 
 // Server implements envoy.service.auth.v3.Authorization. It is safe for
 // concurrent use; Check takes no lock and writes no shared state except the
-// atomics that rate-limit denial logs and the answer of the current
-// credential generation.
+// atomics that rate-limit logs and each credential's answer of its current
+// generation.
 type Server struct {
-	mode     Mode
-	creds    Credentials
-	hosts    hostList
-	log      *slog.Logger
-	observer Observer
-	answer   atomic.Pointer[okAnswer] // of the latest credential generation seen
+	creds     credentialSet
+	hosts     hostList
+	authorize func(ctx context.Context) error
+	log       *slog.Logger
+	observer  Observer
 
 	// One throttle per kind of log line, so one kind cannot hide another.
-	invalidLog, forbiddenLog, unavailableLog, unusableLog logThrottle
+	invalidLog, forbiddenLog, unavailableLog, unusableLog, unknownLog, unselectedLog logThrottle
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
@@ -60,51 +63,60 @@ var _ authv3.AuthorizationServer = (*Server)(nil)
 // NewServer validates o and returns a Server. Every problem is reported at
 // once, each wrapping ErrInvalidOptions.
 func NewServer(o Options) (*Server, error) {
-	var errs []error
-	if !o.Mode.valid() {
-		errs = append(errs, fmt.Errorf("%w: unknown mode %v", ErrInvalidOptions, o.Mode))
-	}
-	if o.Credentials == nil {
-		errs = append(errs, fmt.Errorf("%w: no credentials", ErrInvalidOptions))
-	}
+	creds, errs := newCredentialSet(o.Credentials, o.ByPrincipal)
 	hosts, hostErrs := newHostList(o.AllowedHosts)
 	errs = append(errs, hostErrs...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := &Server{mode: o.Mode, creds: o.Credentials, hosts: hosts, log: o.Logger, observer: o.Observer}
+	s := &Server{creds: creds, hosts: hosts, authorize: o.Authorize, log: o.Logger, observer: o.Observer}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	return s, nil
 }
 
-// Check answers one ext_authz request. It always returns a CheckResponse and
-// a nil error: denials are responses, so Envoy relays their status and body
-// instead of falling back to status_on_error. A server registered with
-// Register answers through checkWire instead, with the same decisions.
+// Check answers one ext_authz request. It returns a CheckResponse and a nil
+// error — denials are responses, so Envoy relays their status and body
+// instead of falling back to status_on_error — unless Authorize refuses the
+// caller. A server registered with Register answers through checkWire
+// instead, with the same decisions.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	if s.authorize != nil {
+		if err := s.authorize(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s.checkTyped(ctx, req), nil
+}
+
+// checkTyped is Check for an authorized caller.
+func (s *Server) checkTyped(ctx context.Context, req *authv3.CheckRequest) *authv3.CheckResponse {
 	start := time.Now()
-	http := req.GetAttributes().GetRequest().GetHttp()
-	v := s.decide(ctx, start, typedRequest{http})
+	attrs := req.GetAttributes()
+	v := s.decide(ctx, start, typedRequest{attrs})
 	var resp *authv3.CheckResponse
 	if v.allow != nil {
 		var beta string
-		if s.mode == ModeWIF {
-			beta = requestBeta(http)
+		if v.cred.mode == ModeWIF {
+			beta = requestBeta(attrs.GetRequest().GetHttp())
 		}
-		resp = allowResponse(s.mode, v.allow.credential, beta)
+		resp = allowResponse(v.cred.mode, v.allow.credential, beta, v.allow.metadata)
 	} else {
 		resp = denyResponse(v.deny)
 	}
-	s.observe(v.result, start)
-	return resp, nil
+	s.observe(v, start)
+	return resp
 }
 
 // observe reports one Check to the Observer.
-func (s *Server) observe(r Result, start time.Time) {
+func (s *Server) observe(v verdict, start time.Time) {
 	if s.observer != nil {
-		s.observer.CheckFinished(r, time.Since(start))
+		i := -1
+		if v.cred != nil {
+			i = v.cred.index
+		}
+		s.observer.CheckFinished(i, v.result, time.Since(start))
 	}
 }
 
@@ -112,8 +124,9 @@ func (s *Server) observe(r Result, start time.Time) {
 // deny.
 type verdict struct {
 	result Result
-	allow  *okAnswer // ResultOK only
-	deny   denial    // any other result
+	cred   *credential // the selected credential; nil if none was
+	allow  *okAnswer   // ResultOK only
+	deny   denial      // any other result
 }
 
 // decide is the failure policy. It fails closed: a request that is not
@@ -122,6 +135,10 @@ type verdict struct {
 //     help.
 //   - Host not allowed: 403, before the credential is even read. It is
 //     permanent; a 503 would send SDKs into retry loops.
+//   - No credential selected (an unknown name in context_extensions, or
+//     several credentials and no rule that picks one): 403, also permanent
+//     — it is a configuration mismatch, logged as an ERROR when Envoy names
+//     a credential extauthz does not have.
 //   - No servable credential: 503 with retry-after, the state is transient
 //     (cold start, refresh outage); never an OK without the credential.
 //   - A credential that is not a valid header value is a bug or a bad
@@ -132,45 +149,60 @@ type verdict struct {
 // fast path's receive buffer, and a handler may keep a record.
 func (s *Server) decide(ctx context.Context, now time.Time, req request) verdict {
 	if !req.hasHTTP() {
-		s.logDenial(ctx, now, &s.invalidLog, invalidDenial, slog.String("reason", "no attributes.request.http"))
+		s.logDenial(ctx, now, slog.LevelWarn, &s.invalidLog, invalidDenial, slog.String("reason", "no attributes.request.http"))
 		return verdict{result: ResultInvalid, deny: invalidDenial}
 	}
+	c, how := s.creds.choose(req)
 	if !s.hosts.empty() {
 		if host := hostOf(req.authority()); !s.hosts.allows(host) {
 			d := forbiddenDenial(host)
-			s.logDenial(ctx, now, &s.forbiddenLog, d, slog.String("reason", "host not allowed"),
+			s.logDenial(ctx, now, slog.LevelWarn, &s.forbiddenLog, d, slog.String("reason", "host not allowed"),
 				slog.String("host", strings.Clone(truncate(host, maxHostInBody))), slog.String("request_id", strings.Clone(req.id())))
-			return verdict{result: d.result, deny: d}
+			return verdict{result: d.result, cred: c, deny: d}
 		}
 	}
-	cred, retryAfter, ok := s.creds.Credential(now)
+	switch how {
+	case unknownExtension:
+		name, _ := req.extension(CredentialExtension)
+		d := unknownCredentialDenial(name)
+		s.logDenial(ctx, now, slog.LevelError, &s.unknownLog, d,
+			slog.String("reason", "context_extensions names a credential that is not configured (EXTAUTHZ_CREDENTIALS)"),
+			slog.String("credential", strings.Clone(truncate(name, maxNameInBody))), slog.String("request_id", strings.Clone(req.id())))
+		return verdict{result: d.result, deny: d}
+	case noCredential:
+		s.logDenial(ctx, now, slog.LevelWarn, &s.unselectedLog, noCredentialDenial,
+			slog.String("reason", "no credential selected: no context_extensions credential, no EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL match"),
+			slog.String("principal", strings.Clone(truncate(req.principal(), maxNameInBody))), slog.String("request_id", strings.Clone(req.id())))
+		return verdict{result: noCredentialDenial.result, deny: noCredentialDenial}
+	}
+	cred, retryAfter, ok := c.source.Credential(now)
 	if !ok {
 		d := unavailableDenial(retryAfter, unavailableBody)
-		s.logDenial(ctx, now, &s.unavailableLog, d, slog.String("reason", "no servable credential"),
-			slog.Int64("retry_after_s", retrySeconds(retryAfter)))
-		return verdict{result: d.result, deny: d}
+		s.logDenial(ctx, now, slog.LevelWarn, &s.unavailableLog, d, slog.String("reason", "no servable credential"),
+			slog.String("credential", c.name), slog.Int64("retry_after_s", retrySeconds(retryAfter)))
+		return verdict{result: d.result, cred: c, deny: d}
 	}
-	answer := s.answerFor(cred)
+	answer := c.answerFor(cred)
 	if !answer.usable {
 		if ok, suppressed := s.unusableLog.allow(now); ok {
 			s.log.LogAttrs(ctx, slog.LevelError, "credential cannot be sent as a header value; denying with 503",
-				slog.String("mode", s.mode.String()), slog.Any("credential", cred.Value),
-				slog.Int("credential_len", cred.Value.Len()), slog.Uint64("generation", cred.Generation),
+				slog.String("credential", c.name), slog.String("mode", c.mode.String()), slog.Any("value", cred.Value),
+				slog.Int("value_len", cred.Value.Len()), slog.Uint64("generation", cred.Generation),
 				slog.Int64("suppressed", suppressed))
 		}
-		return verdict{result: ResultUnavailable, deny: unavailableDenial(unusableRetryAfter, unusableBody)}
+		return verdict{result: ResultUnavailable, cred: c, deny: unavailableDenial(unusableRetryAfter, unusableBody)}
 	}
 	if s.log.Enabled(ctx, slog.LevelDebug) {
 		s.log.LogAttrs(ctx, slog.LevelDebug, "check allowed",
-			slog.String("mode", s.mode.String()), slog.Any("credential", cred.Value),
+			slog.String("credential", c.name), slog.String("mode", c.mode.String()), slog.Any("value", cred.Value),
 			slog.Uint64("generation", cred.Generation), slog.String("request_id", strings.Clone(req.id())))
 	}
-	return verdict{result: ResultOK, allow: answer}
+	return verdict{result: ResultOK, cred: c, allow: answer}
 }
 
-// logDenial writes one WARN line for d unless its throttle holds it back.
-// It never logs request headers or the credential.
-func (s *Server) logDenial(ctx context.Context, now time.Time, t *logThrottle, d denial, attrs ...slog.Attr) {
+// logDenial writes one line for d at level unless its throttle holds it
+// back. It never logs request headers or the credential.
+func (s *Server) logDenial(ctx context.Context, now time.Time, level slog.Level, t *logThrottle, d denial, attrs ...slog.Attr) {
 	ok, suppressed := t.allow(now)
 	if !ok {
 		return
@@ -179,7 +211,7 @@ func (s *Server) logDenial(ctx context.Context, now time.Time, t *logThrottle, d
 		slog.String("result", string(d.result)),
 		slog.Int("http_status", int(d.httpStatus)),
 		slog.Int64("suppressed", suppressed))
-	s.log.LogAttrs(ctx, slog.LevelWarn, "check denied", attrs...)
+	s.log.LogAttrs(ctx, level, "check denied", attrs...)
 }
 
 // truncate cuts s to at most n bytes for a log line.

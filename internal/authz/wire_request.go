@@ -74,6 +74,20 @@ func (r *wireRequest) authority() string {
 	return r.str(r.view.host)
 }
 
+// principal is attributes.source.principal.
+func (r *wireRequest) principal() string { return r.str(r.view.principal) }
+
+// extension is context_extensions[key] as proto decodes the map: the last
+// entry of a key wins.
+func (r *wireRequest) extension(key string) (string, bool) {
+	for i := r.view.nExtensions - 1; i >= 0; i-- {
+		if e := r.view.extensions[i]; r.str(e[0]) == key {
+			return r.str(e[1]), true
+		}
+	}
+	return "", false
+}
+
 // appendBeta appends to dst the anthropic-beta value to send: requestBeta
 // over the view, without allocating for up to smallBetas items when dst has
 // room.
@@ -87,9 +101,8 @@ func (r *wireRequest) appendBeta(dst []byte) []byte {
 }
 
 // contextExtensions returns context_extensions as proto decodes the map (the
-// last entry of a key wins). Check does not read them yet; the scan extracts
-// them so per-route settings can, and the differential tests hold it to
-// proto's decoding. It copies: the map may outlive the request.
+// last entry of a key wins), for the differential tests that hold the scan
+// to proto's decoding. It copies: the map may outlive the request.
 func (r *wireRequest) contextExtensions() map[string]string {
 	if r.view.nExtensions == 0 {
 		return nil

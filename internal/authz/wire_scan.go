@@ -11,6 +11,8 @@ import (
 // against the generated descriptors by TestWireFieldNumbers).
 const (
 	numCheckRequestAttributes      protowire.Number = 1  // CheckRequest.attributes
+	numAttributesSource            protowire.Number = 1  // AttributeContext.source
+	numPeerPrincipal               protowire.Number = 4  // AttributeContext.Peer.principal
 	numAttributesRequest           protowire.Number = 4  // AttributeContext.request
 	numAttributesContextExtensions protowire.Number = 10 // AttributeContext.context_extensions
 	numRequestHTTP                 protowire.Number = 2  // AttributeContext.Request.http
@@ -29,6 +31,7 @@ const (
 // Schemas of the messages on that path, for the fields the scan skips.
 var (
 	attributesSchema  = checkRequestSchema.fields[numCheckRequestAttributes].child
+	peerSchema        = attributesSchema.fields[numAttributesSource].child
 	requestSchema     = attributesSchema.fields[numAttributesRequest].child
 	extensionSchema   = attributesSchema.fields[numAttributesContextExtensions].child
 	httpSchema        = requestSchema.fields[numRequestHTTP].child
@@ -52,6 +55,7 @@ const (
 // last scalar wins, map entries overwrite by key, repeated fields append.
 type wireView struct {
 	http         bool // attributes.request.http is present
+	principal    span // attributes.source.principal
 	id, host     span // attributes.request.http.id, .host
 	authority    span // headers[":authority"]
 	beta         span // headers["anthropic-beta"]
@@ -190,6 +194,10 @@ func (s *scanner) attributes(start, end int) bool {
 		}
 		var m span
 		switch ours(num, typ) {
+		case numAttributesSource:
+			if m, pos, ok = s.value(at, end); !ok || !s.peer(m.start, m.end) {
+				return false
+			}
 		case numAttributesRequest:
 			if m, pos, ok = s.value(at, end); !ok || !s.request(m.start, m.end) {
 				return false
@@ -208,6 +216,29 @@ func (s *scanner) attributes(start, end int) bool {
 			if pos, ok = s.skip(attributesSchema, num, typ, at, end, 1); !ok {
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// peer reads attributes.source: its principal, the last one sent (proto
+// merges a message field sent twice, and a later scalar wins).
+func (s *scanner) peer(start, end int) bool {
+	for pos := start; pos < end; {
+		num, typ, at, ok := s.field(pos, end)
+		if !ok {
+			return false
+		}
+		if ours(num, typ) == numPeerPrincipal {
+			var v span
+			if v, pos, ok = s.str(at, end); !ok {
+				return false
+			}
+			s.v.principal = v
+			continue
+		}
+		if pos, ok = s.skip(peerSchema, num, typ, at, end, 2); !ok {
+			return false
 		}
 	}
 	return true

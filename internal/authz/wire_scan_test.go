@@ -49,9 +49,9 @@ func TestWireFieldNumbers(t *testing.T) {
 
 // readView is what Check reads of a request, decoded either way.
 type readView struct {
-	http                       bool
-	id, host, authority, betas string
-	extensions                 map[string]string
+	http                                  bool
+	id, host, authority, betas, principal string
+	extensions                            map[string]string
 }
 
 func typedView(req *authv3.CheckRequest) readView {
@@ -63,6 +63,7 @@ func typedView(req *authv3.CheckRequest) readView {
 		authority:  requestAuthority(http),
 		betas:      requestBeta(http),
 		extensions: req.GetAttributes().GetContextExtensions(),
+		principal:  req.GetAttributes().GetSource().GetPrincipal(),
 	}
 }
 
@@ -74,17 +75,18 @@ func scannedView(r *wireRequest) readView {
 		authority:  strings.Clone(r.authority()),
 		betas:      string(r.appendBeta(nil)),
 		extensions: r.contextExtensions(),
+		principal:  strings.Clone(r.principal()),
 	}
 }
 
 func (v readView) equal(w readView) bool {
 	return v.http == w.http && v.id == w.id && v.host == w.host && v.authority == w.authority &&
-		v.betas == w.betas && maps.Equal(v.extensions, w.extensions)
+		v.betas == w.betas && maps.Equal(v.extensions, w.extensions) && v.principal == w.principal
 }
 
 // Hand-made wire messages for the cases the scan must hand to proto.
 var (
-	// attributes.source.principal (never read by Check) with invalid UTF-8:
+	// attributes.source.certificate (never read by Check) with invalid UTF-8:
 	// proto.Unmarshal refuses the whole request.
 	badUTF8InUnreadField = wireMsg(1, wireMsg(1, wireMsg(5, []byte("spiffe://\xff"))))
 	// attributes.request.http.headers with a value cut short.
@@ -158,7 +160,7 @@ func TestScanHandsOverWhatItCannotVouchFor(t *testing.T) {
 		{"nested deeper than the scan goes", marshal(deepMetadata(t)), fullDecode},
 		{"more beta entries than the view holds", marshal(manyBetaEntries(t)), fullDecode},
 	}
-	s := newTestServer(t, Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: anthropicOnly})
+	s := newTestServer(t, Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: anthropicOnly})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			typed, protoErr := checkTypedBytes(t, s, c.in)

@@ -77,7 +77,7 @@ func checkTypedBytes(tb testing.TB, s *Server, in []byte) (resp []byte, unmarsha
 func TestCheckGoldenWire(t *testing.T) {
 	for _, c := range checkCases {
 		t.Run(c.name, func(t *testing.T) {
-			s := newTestServer(t, Options{Mode: c.mode, Credentials: c.creds, AllowedHosts: c.hosts})
+			s := newTestServer(t, Options{Credentials: single(c.mode, c.creds), AllowedHosts: c.hosts})
 			in, err := proto.Marshal(loadRequest(t, c.request))
 			if err != nil {
 				t.Fatal(err)

@@ -10,11 +10,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
-
-	"extauthz/internal/secret"
 )
 
 // Authentication types (AWF_AUTH_TYPE).
@@ -30,67 +29,95 @@ const (
 // Config is the whole configuration of `extauthz serve`. Every field names the
 // variable it comes from; values are trimmed and an empty value counts as unset.
 type Config struct {
-	// AuthType is AWF_AUTH_TYPE: unset for static-key mode, github-oidc or oidc-file.
-	AuthType string `env:"AWF_AUTH_TYPE"`
-	// Provider is AWF_AUTH_PROVIDER; only anthropic is supported.
-	Provider string `env:"AWF_AUTH_PROVIDER, default=anthropic"`
+	// Credentials are the credentials in EXTAUTHZ_CREDENTIALS order, or the one
+	// credential "default" when it is unset. Never empty after Load.
+	Credentials []*Credential
+	// CredentialNames is EXTAUTHZ_CREDENTIALS as given (validated into Credentials).
+	CredentialNames []string `env:"EXTAUTHZ_CREDENTIALS"`
+	// CredentialByPrincipal is EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL, parsed.
+	CredentialByPrincipal []PrincipalRule
+	// principalEntries is EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL as given.
+	principalEntries []string
 
-	// FederationRuleID is AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID (fdrl_…).
-	FederationRuleID string `env:"AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID"`
-	// OrganizationID is AWF_AUTH_ANTHROPIC_ORGANIZATION_ID (the organisation UUID).
-	OrganizationID string `env:"AWF_AUTH_ANTHROPIC_ORGANIZATION_ID"`
-	// ServiceAccountID is AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID (svac_…).
-	ServiceAccountID string `env:"AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"`
-	// WorkspaceID is AWF_AUTH_ANTHROPIC_WORKSPACE_ID (wrkspc_… or default); sent only when set.
-	WorkspaceID string `env:"AWF_AUTH_ANTHROPIC_WORKSPACE_ID"`
-	// TokenURL is AWF_AUTH_ANTHROPIC_TOKEN_URL, the exchange endpoint.
-	TokenURL string `env:"AWF_AUTH_ANTHROPIC_TOKEN_URL, default=https://api.anthropic.com/v1/oauth/token"`
-
-	// Audience is AWF_AUTH_OIDC_AUDIENCE, requested from the identity provider.
-	Audience string `env:"AWF_AUTH_OIDC_AUDIENCE, default=https://api.anthropic.com"`
-	// TokenFile is AWF_AUTH_OIDC_TOKEN_FILE, the JWT file for oidc-file.
-	TokenFile string `env:"AWF_AUTH_OIDC_TOKEN_FILE"`
-	// ActionsRequestURL is ACTIONS_ID_TOKEN_REQUEST_URL, the GitHub Actions mint endpoint.
-	ActionsRequestURL string `env:"ACTIONS_ID_TOKEN_REQUEST_URL"`
-	// ActionsRequestToken is ACTIONS_ID_TOKEN_REQUEST_TOKEN, the mint endpoint's bearer.
-	ActionsRequestToken secret.Value `env:"ACTIONS_ID_TOKEN_REQUEST_TOKEN"`
-
-	// APIKey is ANTHROPIC_API_KEY, the real key in static-key mode.
-	APIKey secret.Value `env:"ANTHROPIC_API_KEY"`
-
-	// GRPCAddr is EXTAUTHZ_GRPC_ADDR: ext_authz and grpc.health.v1 (host:port or unix:/path).
+	// GRPCAddr is EXTAUTHZ_GRPC_ADDR: ext_authz, access logs and grpc.health.v1 (host:port or unix:/path).
 	GRPCAddr string `env:"EXTAUTHZ_GRPC_ADDR, default=127.0.0.1:9191"`
 	// HTTPAddr is EXTAUTHZ_HTTP_ADDR: /healthz, /readyz, /metrics; "off" disables.
 	HTTPAddr string `env:"EXTAUTHZ_HTTP_ADDR, default=127.0.0.1:9192"`
+	// AdminAddr is EXTAUTHZ_ADMIN_ADDR: the admin API (host:port or unix:/path); "off" disables.
+	AdminAddr string `env:"EXTAUTHZ_ADMIN_ADDR, default=127.0.0.1:9193"`
 	// AllowedHosts is EXTAUTHZ_ALLOWED_HOSTS: hosts that may receive the credential; empty = any.
 	AllowedHosts []string `env:"EXTAUTHZ_ALLOWED_HOSTS"`
 	// allowedHostsSet records that EXTAUTHZ_ALLOWED_HOSTS was given, so that a
 	// value of only commas is refused rather than read as "any host".
 	allowedHostsSet bool
+
+	// TLSCertFile is EXTAUTHZ_TLS_CERT_FILE: the gRPC and admin listeners' PEM certificate chain.
+	TLSCertFile string `env:"EXTAUTHZ_TLS_CERT_FILE"`
+	// TLSKeyFile is EXTAUTHZ_TLS_KEY_FILE: the PEM private key of TLSCertFile.
+	TLSKeyFile string `env:"EXTAUTHZ_TLS_KEY_FILE"`
+	// TLSClientCAFile is EXTAUTHZ_TLS_CLIENT_CA_FILE: client certificates are required and verified against it.
+	TLSClientCAFile string `env:"EXTAUTHZ_TLS_CLIENT_CA_FILE"`
+	// AllowedCallers is EXTAUTHZ_ALLOWED_CALLERS: who may call Check and stream access logs; empty = anyone who can connect.
+	AllowedCallers []string `env:"EXTAUTHZ_ALLOWED_CALLERS"`
+	// allowedCallersSet records that EXTAUTHZ_ALLOWED_CALLERS was given.
+	allowedCallersSet bool
+	// AllowUnauthenticatedCallers is EXTAUTHZ_ALLOW_UNAUTHENTICATED_CALLERS: a
+	// non-loopback TCP listener may run without client certificates.
+	AllowUnauthenticatedCallers Bool `env:"EXTAUTHZ_ALLOW_UNAUTHENTICATED_CALLERS"`
+
 	// LogLevel is EXTAUTHZ_LOG_LEVEL: debug, info, warn or error.
 	LogLevel string `env:"EXTAUTHZ_LOG_LEVEL, default=info"`
 	// LogFormat is EXTAUTHZ_LOG_FORMAT: json or text.
 	LogFormat string `env:"EXTAUTHZ_LOG_FORMAT, default=json"`
 }
 
-// Load reads the configuration through lookup (os.LookupEnv in production) and
-// validates it. The error, if any, joins one *Problem per bad variable.
-func Load(ctx context.Context, lookup func(string) (string, bool)) (*Config, error) {
+// Load reads the configuration from env (OSEnv in production) and validates
+// it. The error, if any, joins one *Problem per bad variable.
+func Load(ctx context.Context, env Env) (*Config, error) {
 	var c Config
-	err := envconfig.ProcessWith(ctx, &envconfig.Config{
-		Target:   &c,
-		Lookuper: trimmed(lookup),
-	})
-	if err != nil {
-		// go-envconfig stops at its first decoding problem; our fields are
-		// strings and secrets, so this is a programming error, not user input.
+	base := trimmed(env.Lookup)
+	var errs []error
+	add := func(v, format string, args ...any) {
+		errs = append(errs, &Problem{Var: v, Msg: fmt.Sprintf(format, args...)})
+	}
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: base}); err != nil {
+		// Every field is a string, a list or a type whose decoder cannot
+		// fail: this is a programming error, not user input.
 		return nil, fmt.Errorf("reading environment: %w", err)
 	}
+	c.principalEntries = splitList(base, "EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL")
 	c.normalize()
-	if err := c.Validate(); err != nil {
+
+	names := credentialNames(c.CredentialNames, add)
+	if c.CredentialNames == nil {
+		cred, err := loadCredential(ctx, DefaultCredential, "", base)
+		if err != nil {
+			return nil, err
+		}
+		c.Credentials = []*Credential{cred}
+	}
+	for _, n := range names {
+		cred, err := loadCredential(ctx, n, credentialPrefix(n), base)
+		if err != nil {
+			return nil, err
+		}
+		c.Credentials = append(c.Credentials, cred)
+	}
+	strayCredentialVars(env.Names(), c.Credentials, add)
+	c.CredentialByPrincipal = principalRules(c.principalEntries, c.Credentials, add)
+	if err := errors.Join(append(errs, c.Validate())...); err != nil {
 		return nil, err
 	}
 	return &c, nil
+}
+
+// splitList reads a comma list the way go-envconfig reads []string.
+func splitList(l envconfig.Lookuper, key string) []string {
+	v, ok := l.Lookup(key)
+	if !ok {
+		return nil
+	}
+	return strings.Split(v, ",")
 }
 
 // trimmed wraps lookup so that values are trimmed and an empty value is unset
@@ -103,15 +130,15 @@ func trimmed(lookup func(string) (string, bool)) envconfig.Lookuper {
 	})
 }
 
-// normalize lower-cases the enumerations (EXTAUTHZ_HTTP_ADDR's "off"
-// included, so that every later reader compares with "off" alone) and trims
-// list entries.
+// normalize lower-cases the enumerations (EXTAUTHZ_HTTP_ADDR's and
+// EXTAUTHZ_ADMIN_ADDR's "off" included, so that every later reader compares
+// with "off" alone) and trims list entries.
 func (c *Config) normalize() {
-	if strings.EqualFold(c.HTTPAddr, "off") {
-		c.HTTPAddr = "off"
+	for _, addr := range []*string{&c.HTTPAddr, &c.AdminAddr} {
+		if strings.EqualFold(*addr, "off") {
+			*addr = "off"
+		}
 	}
-	c.AuthType = strings.ToLower(c.AuthType)
-	c.Provider = strings.ToLower(c.Provider)
 	c.LogLevel = strings.ToLower(c.LogLevel)
 	c.LogFormat = strings.ToLower(c.LogFormat)
 	c.allowedHostsSet = len(c.AllowedHosts) > 0
@@ -122,16 +149,42 @@ func (c *Config) normalize() {
 		}
 	}
 	c.AllowedHosts = hosts
+	c.allowedCallersSet = len(c.AllowedCallers) > 0
+	callers := c.AllowedCallers[:0]
+	for _, e := range c.AllowedCallers {
+		if e = strings.TrimSpace(e); e != "" {
+			callers = append(callers, e)
+		}
+	}
+	c.AllowedCallers = callers
 }
 
-// Type is the effective authentication type: TypeStaticKey when AWF_AUTH_TYPE
-// is unset.
-func (c *Config) Type() string {
-	if c.AuthType == "" {
-		return TypeStaticKey
+// Credential returns the credential called name, or nil.
+func (c *Config) Credential(name string) *Credential {
+	for _, cred := range c.Credentials {
+		if cred.Name == name {
+			return cred
+		}
 	}
-	return c.AuthType
+	return nil
 }
+
+// Bool is a boolean variable. It decodes any value without failing, so that
+// a bad value is reported by Validate with every other problem instead of
+// stopping go-envconfig before the remaining variables are read.
+type Bool struct {
+	value, invalid bool
+}
+
+// EnvDecode implements go-envconfig's Decoder with strconv.ParseBool.
+func (b *Bool) EnvDecode(val string) error {
+	v, err := strconv.ParseBool(strings.TrimSpace(val))
+	*b = Bool{value: v, invalid: err != nil}
+	return nil
+}
+
+// True reports whether the variable is set to a true value.
+func (b Bool) True() bool { return b.value && !b.invalid }
 
 // Problem is one configuration error, naming its variable.
 type Problem struct {

@@ -10,8 +10,8 @@ import (
 )
 
 // env returns a lookup over m, like os.LookupEnv.
-func env(m map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+func env(m map[string]string) Env {
+	return MapEnv(m)
 }
 
 func githubEnv() map[string]string {
@@ -57,22 +57,19 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Type() != TypeStaticKey || c.APIKey.Reveal() != "sk-ant-api03-k" {
-		t.Errorf("static-key mode not detected or key not trimmed: type %s, key length %d", c.Type(), c.APIKey.Len())
+	if len(c.Credentials) != 1 || c.Credentials[0].Name != DefaultCredential {
+		t.Fatalf("credentials = %v, want the one credential %q", c.Credentials, DefaultCredential)
 	}
-	want := Config{Provider: "anthropic", TokenURL: "https://api.anthropic.com/v1/oauth/token",
-		Audience: "https://api.anthropic.com", GRPCAddr: "127.0.0.1:9191", HTTPAddr: "127.0.0.1:9192",
-		LogLevel: "info", LogFormat: "json"}
-	got := Config{Provider: c.Provider, TokenURL: c.TokenURL, Audience: c.Audience, GRPCAddr: c.GRPCAddr,
-		HTTPAddr: c.HTTPAddr, LogLevel: c.LogLevel, LogFormat: c.LogFormat}
-	if !equalConfig(got, want) {
-		t.Errorf("defaults = %+v, want %+v", got, want)
+	cred := c.Credentials[0]
+	if cred.Type() != TypeStaticKey || cred.APIKey.Reveal() != "sk-ant-api03-k" {
+		t.Errorf("static-key mode not detected or key not trimmed: type %s, key length %d", cred.Type(), cred.APIKey.Len())
 	}
-}
-
-func equalConfig(a, b Config) bool {
-	return a.Provider == b.Provider && a.TokenURL == b.TokenURL && a.Audience == b.Audience &&
-		a.GRPCAddr == b.GRPCAddr && a.HTTPAddr == b.HTTPAddr && a.LogLevel == b.LogLevel && a.LogFormat == b.LogFormat
+	got := []string{cred.Provider, cred.TokenURL, cred.Audience, c.GRPCAddr, c.HTTPAddr, c.AdminAddr, c.LogLevel, c.LogFormat}
+	want := []string{"anthropic", "https://api.anthropic.com/v1/oauth/token", "https://api.anthropic.com",
+		"127.0.0.1:9191", "127.0.0.1:9192", "127.0.0.1:9193", "info", "json"}
+	if !slices.Equal(got, want) {
+		t.Errorf("defaults = %q, want %q", got, want)
+	}
 }
 
 func TestValidModes(t *testing.T) {

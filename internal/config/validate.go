@@ -24,29 +24,15 @@ var (
 )
 
 // Validate checks the whole configuration and returns every problem at once
-// (errors.Join of *Problem), or nil. It does no network I/O; the only file it
-// touches is AWF_AUTH_OIDC_TOKEN_FILE, which it stats.
+// (errors.Join of *Problem), or nil. It does no network I/O; the only files it
+// touches are the AWF_AUTH_OIDC_TOKEN_FILEs, which it stats.
 func (c *Config) Validate() error {
 	var errs []error
 	add := func(v, format string, args ...any) {
 		errs = append(errs, &Problem{Var: v, Msg: fmt.Sprintf(format, args...)})
 	}
-
-	if c.Provider != "anthropic" {
-		add("AWF_AUTH_PROVIDER", "unsupported provider %q (only anthropic is supported)", c.Provider)
-	}
-	switch c.AuthType {
-	case "":
-		if c.APIKey.IsZero() {
-			add("ANTHROPIC_API_KEY", "required when AWF_AUTH_TYPE is unset (static-key mode)")
-		} else if hasControl(c.APIKey.Reveal()) {
-			add("ANTHROPIC_API_KEY", "contains control characters or invalid UTF-8 and cannot be sent as a header")
-		}
-	case TypeGitHubOIDC, TypeOIDCFile:
-		c.validateFederation(add)
-	default:
-		add("AWF_AUTH_TYPE", "unknown type %q (want %s or %s, or unset for static-key mode)",
-			c.AuthType, TypeGitHubOIDC, TypeOIDCFile)
+	for _, cred := range c.Credentials {
+		cred.validate(add)
 	}
 
 	if err := checkListenAddr(c.GRPCAddr, false); err != nil {
@@ -54,6 +40,9 @@ func (c *Config) Validate() error {
 	}
 	if err := checkListenAddr(c.HTTPAddr, true); err != nil {
 		add("EXTAUTHZ_HTTP_ADDR", "%v", err)
+	}
+	if err := checkListenAddr(c.AdminAddr, true); err != nil {
+		add("EXTAUTHZ_ADMIN_ADDR", "%v", err)
 	}
 	if c.allowedHostsSet && len(c.AllowedHosts) == 0 {
 		// Only commas and blanks: refusing it keeps a typo from meaning "any host".
@@ -64,6 +53,7 @@ func (c *Config) Validate() error {
 			add("EXTAUTHZ_ALLOWED_HOSTS", "%q is not a host name: %s (give bare hosts such as api.anthropic.com)", h, reason)
 		}
 	}
+	c.validateCallers(add)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -77,9 +67,34 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validate checks one credential's variables, naming each problem after the
+// credential's own variable (Var) and saying when the value came from the
+// shared plain variable.
+func (c *Credential) validate(addGlobal func(v, format string, args ...any)) {
+	add := func(v, format string, args ...any) {
+		addGlobal(c.Var(v), "%s%s", fmt.Sprintf(format, args...), c.source(v))
+	}
+	if c.Provider != "anthropic" {
+		add("AWF_AUTH_PROVIDER", "unsupported provider %q (only anthropic is supported)", c.Provider)
+	}
+	switch c.AuthType {
+	case "":
+		if c.APIKey.IsZero() {
+			add("ANTHROPIC_API_KEY", "required when %s is unset (static-key mode)", c.Var("AWF_AUTH_TYPE"))
+		} else if hasControl(c.APIKey.Reveal()) {
+			add("ANTHROPIC_API_KEY", "contains control characters or invalid UTF-8 and cannot be sent as a header")
+		}
+	case TypeGitHubOIDC, TypeOIDCFile:
+		c.validateFederation(add)
+	default:
+		add("AWF_AUTH_TYPE", "unknown type %q (want %s or %s, or unset for static-key mode)",
+			c.AuthType, TypeGitHubOIDC, TypeOIDCFile)
+	}
+}
+
 // validateFederation checks the variables that the WIF types need.
-func (c *Config) validateFederation(add func(v, format string, args ...any)) {
-	required := fmt.Sprintf("required when AWF_AUTH_TYPE=%s", c.AuthType)
+func (c *Credential) validateFederation(add func(v, format string, args ...any)) {
+	required := fmt.Sprintf("required when %s=%s", c.Var("AWF_AUTH_TYPE"), c.AuthType)
 	switch {
 	case c.FederationRuleID == "":
 		add("AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID", "%s", required)

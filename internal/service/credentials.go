@@ -1,11 +1,85 @@
 package service
 
 import (
+	"fmt"
+	"log/slog"
 	"time"
 
 	"extauthz/internal/authz"
+	"extauthz/internal/config"
 	"extauthz/internal/tokens"
 )
+
+// credential is one configured credential as the service runs it: a static
+// key, or a refresher that keeps a WIF token fresh.
+type credential struct {
+	cfg       *config.Credential
+	mode      authz.Mode
+	check     authz.Credentials // what Check reads
+	refresher *tokens.Refresher // nil for a static key
+}
+
+// servable reports whether Check can hand the credential out at now.
+func (c *credential) servable(now time.Time) bool {
+	_, _, ok := c.check.Credential(now)
+	return ok
+}
+
+// buildCredential chooses the implementation for the credential's type,
+// once, at startup. index is its place in the configuration (and in the
+// metrics).
+func (s *Service) buildCredential(index int, cfg *config.Credential, o Options) (*credential, error) {
+	c := &credential{cfg: cfg, mode: authz.ModeWIF}
+	var source tokens.IdentitySource
+	switch cfg.Type() {
+	case config.TypeStaticKey:
+		c.mode, c.check = authz.ModeStaticKey, authz.StaticKey(cfg.APIKey)
+		return c, nil
+	case config.TypeGitHubOIDC:
+		gh, err := tokens.NewGitHubActions(cfg.ActionsRequestURL, cfg.ActionsRequestToken, cfg.Audience, o.HTTPClient)
+		if err != nil {
+			return nil, fmt.Errorf("github-oidc source: %w", err)
+		}
+		source = gh
+	case config.TypeOIDCFile:
+		source = tokens.NewTokenFile(cfg.TokenFile)
+	default:
+		return nil, fmt.Errorf("unknown authentication type %q", cfg.Type())
+	}
+	ex, err := tokens.NewAnthropicExchanger(tokens.AnthropicConfig{
+		TokenURL:         cfg.TokenURL,
+		FederationRuleID: cfg.FederationRuleID,
+		OrganizationID:   cfg.OrganizationID,
+		ServiceAccountID: cfg.ServiceAccountID,
+		WorkspaceID:      cfg.WorkspaceID,
+		UserAgent:        "extauthz/" + o.Version,
+	}, o.HTTPClient)
+	if err != nil {
+		return nil, fmt.Errorf("anthropic exchanger: %w", err)
+	}
+	c.refresher, err = tokens.NewRefresher(tokens.RefresherOptions{
+		Name:      cfg.Name,
+		Source:    source,
+		Exchanger: ex,
+		Logger:    s.log,
+		Observer:  observers{s.metrics.Tokens(index), healthUpdater{s}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("refresher: %w", err)
+	}
+	c.check = refresherCredentials{c.refresher}
+	return c, nil
+}
+
+// describeCredentials is the credentials for the startup log line: name,
+// type and service account, never a secret.
+func (s *Service) describeCredentials() slog.Attr {
+	var out []any
+	for _, c := range s.creds {
+		out = append(out, slog.Group(c.cfg.Name, "type", c.cfg.Type(), "service_account", c.cfg.ServiceAccountID))
+	}
+	return slog.Group("credentials", out...)
+}
 
 // refresherCredentials lets Check read the refresher's token: one atomic load
 // inside Refresher.Token, no allocation.
@@ -37,15 +111,11 @@ func (o observers) StatusChanged(st tokens.Status) {
 	}
 }
 
-// healthUpdater follows the refresher's readiness in grpc.health.v1.
+// healthUpdater follows the refreshers' readiness in grpc.health.v1.
 type healthUpdater struct{ s *Service }
 
 // ExchangeFinished implements tokens.Observer.
 func (healthUpdater) ExchangeFinished(tokens.Outcome, time.Duration) {}
 
 // StatusChanged implements tokens.Observer.
-func (h healthUpdater) StatusChanged(st tokens.Status) {
-	if !h.s.stopping.Load() {
-		h.s.setServing(st.Ready)
-	}
-}
+func (h healthUpdater) StatusChanged(tokens.Status) { h.s.updateHealth() }

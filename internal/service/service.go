@@ -23,7 +23,6 @@ import (
 	"extauthz/internal/authz"
 	"extauthz/internal/config"
 	"extauthz/internal/telemetry"
-	"extauthz/internal/tokens"
 )
 
 // streamWorkers is the number of goroutines that serve RPCs (see
@@ -52,13 +51,14 @@ type Options struct {
 
 // Service is one running extauthz.
 type Service struct {
-	cfg       *config.Config
-	log       *slog.Logger
-	metrics   *telemetry.Metrics
-	refresher *tokens.Refresher // nil in static-key mode
-	health    *health.Server
-	grpcSrv   *grpc.Server
-	httpSrv   *http.Server // nil when EXTAUTHZ_HTTP_ADDR=off
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *telemetry.Metrics
+	creds   []*credential // in configuration order
+	health  *health.Server
+	healthM sync.Mutex // orders the health updates of several refreshers
+	grpcSrv *grpc.Server
+	httpSrv *http.Server // nil when EXTAUTHZ_HTTP_ADDR=off
 
 	stopTracing func(context.Context) error
 	grpcLn      net.Listener
@@ -79,22 +79,31 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, log: o.Logger, health: health.NewServer()}
 
+	names := make([]string, len(cfg.Credentials))
+	for i, c := range cfg.Credentials {
+		names[i] = c.Name
+	}
 	var err error
-	s.metrics, err = telemetry.NewMetrics(cfg.Type(), s.Ready)
+	s.metrics, err = telemetry.NewMetrics(names, s.Ready)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	creds, err := s.buildCredential(o)
-	if err != nil {
-		return nil, err
+	var named []authz.NamedCredentials
+	for i, c := range cfg.Credentials {
+		cred, err := s.buildCredential(i, c, o)
+		if err != nil {
+			return nil, fmt.Errorf("credential %s: %w", c.Name, err)
+		}
+		s.creds = append(s.creds, cred)
+		named = append(named, authz.NamedCredentials{Name: c.Name, Mode: cred.mode, Credentials: cred.check})
 	}
-	mode := authz.ModeWIF
-	if s.refresher == nil {
-		mode = authz.ModeStaticKey
+	var rules []authz.PrincipalRule
+	for _, r := range cfg.CredentialByPrincipal {
+		rules = append(rules, authz.PrincipalRule{Principal: r.Principal, Prefix: r.Prefix, Credential: r.Credential})
 	}
 	check, err := authz.NewServer(authz.Options{
-		Mode:         mode,
-		Credentials:  creds,
+		Credentials:  named,
+		ByPrincipal:  rules,
 		AllowedHosts: cfg.AllowedHosts,
 		Logger:       o.Logger,
 		Observer:     s.metrics,
@@ -129,55 +138,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 	)
 	check.Register(s.grpcSrv)
 	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
-	s.setServing(s.refresher == nil) // a static key is servable at once
+	s.updateHealth() // static keys are servable at once
 
 	if !isOff(cfg.HTTPAddr) {
 		s.httpSrv = s.newHTTPServer()
 	}
 	return s, nil
-}
-
-// buildCredential chooses the credential for the configured type, once, at
-// startup.
-func (s *Service) buildCredential(o Options) (authz.Credentials, error) {
-	cfg := s.cfg
-	var source tokens.IdentitySource
-	switch cfg.Type() {
-	case config.TypeStaticKey:
-		return authz.StaticKey(cfg.APIKey), nil
-	case config.TypeGitHubOIDC:
-		gh, err := tokens.NewGitHubActions(cfg.ActionsRequestURL, cfg.ActionsRequestToken, cfg.Audience, o.HTTPClient)
-		if err != nil {
-			return nil, fmt.Errorf("github-oidc source: %w", err)
-		}
-		source = gh
-	case config.TypeOIDCFile:
-		source = tokens.NewTokenFile(cfg.TokenFile)
-	default:
-		return nil, fmt.Errorf("unknown authentication type %q", cfg.Type())
-	}
-	ex, err := tokens.NewAnthropicExchanger(tokens.AnthropicConfig{
-		TokenURL:         cfg.TokenURL,
-		FederationRuleID: cfg.FederationRuleID,
-		OrganizationID:   cfg.OrganizationID,
-		ServiceAccountID: cfg.ServiceAccountID,
-		WorkspaceID:      cfg.WorkspaceID,
-		UserAgent:        "extauthz/" + o.Version,
-	}, o.HTTPClient)
-	if err != nil {
-		return nil, fmt.Errorf("anthropic exchanger: %w", err)
-	}
-	s.refresher, err = tokens.NewRefresher(tokens.RefresherOptions{
-		Name:      "anthropic",
-		Source:    source,
-		Exchanger: ex,
-		Logger:    s.log,
-		Observer:  observers{s.metrics, healthUpdater{s}},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("refresher: %w", err)
-	}
-	return refresherCredentials{s.refresher}, nil
 }
 
 // Listen binds the gRPC and HTTP listeners, so that callers (and tests) can
@@ -202,17 +168,20 @@ func (s *Service) GRPCAddr() string { return addrString(s.grpcLn) }
 // HTTPAddr is the bound HTTP address, or "" when it is off or not bound.
 func (s *Service) HTTPAddr() string { return addrString(s.httpLn) }
 
-// Ready reports whether a servable credential exists now and the service is
-// not shutting down: the rule behind grpc.health.v1, /readyz and extauthz_ready.
+// Ready reports whether every credential is servable now and the service
+// is not shutting down: the rule behind grpc.health.v1, /readyz and
+// extauthz_ready.
 func (s *Service) Ready() bool {
 	if s.stopping.Load() {
 		return false
 	}
-	if s.refresher == nil {
-		return true
+	now := time.Now()
+	for _, c := range s.creds {
+		if !c.servable(now) {
+			return false
+		}
 	}
-	t, _ := s.refresher.Token(time.Now())
-	return t != nil
+	return true
 }
 
 // Run serves until ctx ends or a listener fails, then shuts down: health goes
@@ -229,8 +198,10 @@ func (s *Service) Run(ctx context.Context) error {
 	refreshCtx, stopRefresher := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRefresher()
 	var wg sync.WaitGroup
-	if s.refresher != nil {
-		wg.Go(func() { _ = s.refresher.Run(refreshCtx) })
+	for _, c := range s.creds {
+		if c.refresher != nil {
+			wg.Go(func() { _ = c.refresher.Run(refreshCtx) })
+		}
 	}
 
 	errc := make(chan error, 2)
@@ -242,7 +213,7 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	s.log.Info("extauthz serving", "type", s.cfg.Type(), "grpc_addr", s.GRPCAddr(),
+	s.log.Info("extauthz serving", s.describeCredentials(), "grpc_addr", s.GRPCAddr(),
 		"http_addr", s.HTTPAddr(), "allowed_hosts", s.cfg.AllowedHosts)
 
 	var runErr error
@@ -253,8 +224,10 @@ func (s *Service) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("server stopped: %w", err)
 		s.log.Error("server failed, shutting down", "error", err)
 	}
+	s.healthM.Lock()
 	s.stopping.Store(true)
 	s.health.Shutdown() // NOT_SERVING for every service, and no more updates
+	s.healthM.Unlock()
 
 	stopped := make(chan struct{})
 	go func() { s.grpcSrv.GracefulStop(); close(stopped) }()
@@ -285,15 +258,36 @@ func (s *Service) Run(ctx context.Context) error {
 	return runErr
 }
 
-// setServing sets grpc.health.v1 for the whole server and for the ext_authz
-// service name.
-func (s *Service) setServing(ok bool) {
-	st := healthpb.HealthCheckResponse_NOT_SERVING
-	if ok {
-		st = healthpb.HealthCheckResponse_SERVING
+// CredentialHealthService is the grpc.health.v1 service name of one
+// credential: SERVING while it is servable.
+func CredentialHealthService(name string) string { return "extauthz.credential." + name }
+
+// updateHealth sets grpc.health.v1 for each credential and, SERVING only
+// when every credential is servable, for the whole server and the ext_authz
+// service name. Refreshers report from their own goroutines; the lock keeps
+// an older reading from overwriting a newer one.
+func (s *Service) updateHealth() {
+	s.healthM.Lock()
+	defer s.healthM.Unlock()
+	if s.stopping.Load() {
+		return // Shutdown has set NOT_SERVING for good
 	}
-	s.health.SetServingStatus("", st)
-	s.health.SetServingStatus(authz.ServiceName, st)
+	now := time.Now()
+	all := true
+	for _, c := range s.creds {
+		ok := c.servable(now)
+		all = all && ok
+		s.health.SetServingStatus(CredentialHealthService(c.cfg.Name), servingStatus(ok))
+	}
+	s.health.SetServingStatus("", servingStatus(all))
+	s.health.SetServingStatus(authz.ServiceName, servingStatus(all))
+}
+
+func servingStatus(ok bool) healthpb.HealthCheckResponse_ServingStatus {
+	if ok {
+		return healthpb.HealthCheckResponse_SERVING
+	}
+	return healthpb.HealthCheckResponse_NOT_SERVING
 }
 
 func isOff(addr string) bool { return addr == "" || addr == "off" } // config lower-cases "off"

@@ -54,7 +54,7 @@ func start(t *testing.T, env map[string]string) *running {
 			env[k] = v
 		}
 	}
-	cfg, err := config.Load(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := config.Load(context.Background(), config.MapEnv(env))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -159,9 +159,9 @@ func TestStaticKeyModeServesAtOnce(t *testing.T) {
 	}
 	_, metrics := r.get(t, "/metrics")
 	for _, series := range []string{
-		`extauthz_checks_total{credential="static-key",result="ok"} 1`,
-		`extauthz_checks_total{credential="static-key",result="forbidden"} 1`,
-		`extauthz_check_duration_seconds_count{credential="static-key"} 2`,
+		`extauthz_checks_total{credential="default",result="ok"} 1`,
+		`extauthz_checks_total{credential="default",result="forbidden"} 1`,
+		`extauthz_check_duration_seconds_count{credential="default"} 2`,
 		"extauthz_ready 1",
 	} {
 		if !strings.Contains(metrics, series) {

@@ -85,8 +85,8 @@ func TestGitHubOIDCOutageAndRecovery(t *testing.T) {
 		t.Errorf("/healthz = %d during the outage, want 200", code)
 	}
 	_, metrics := r.get(t, "/metrics")
-	for _, series := range []string{"extauthz_ready 0", `extauthz_token_exchanges_total{credential="github-oidc",outcome="error"}`,
-		`extauthz_checks_total{credential="github-oidc",result="unavailable"} 1`} {
+	for _, series := range []string{"extauthz_ready 0", `extauthz_token_exchanges_total{credential="default",outcome="error"}`,
+		`extauthz_checks_total{credential="default",result="unavailable"} 1`} {
 		if !strings.Contains(metrics, series) {
 			t.Errorf("/metrics during the outage lacks %s", series)
 		}

@@ -91,11 +91,11 @@ func checkFamilies(t *testing.T, reg *promclient.Registry) (families []proto.Mes
 // gathers: names, help, types, labels, counts and buckets must be equal,
 // sums equal to float rounding.
 func TestCheckSeriesUnchanged(t *testing.T) {
-	m, err := NewMetrics("github-oidc", func() bool { return true })
+	m, err := NewMetrics([]string{"default"}, func() bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := newSDKCheckMetrics(t, "github-oidc")
+	ref := newSDKCheckMetrics(t, "default")
 
 	compare := func(when string) {
 		t.Helper()
@@ -127,7 +127,7 @@ func TestCheckSeriesUnchanged(t *testing.T) {
 	durations = append(durations, 0, time.Second)
 	for i, d := range durations {
 		r := results[i%len(results)]
-		m.CheckFinished(r, d)
+		m.CheckFinished(0, r, d)
 		ref.CheckFinished(r, d)
 		if i == 0 {
 			compare("after one Check")
@@ -138,9 +138,9 @@ func TestCheckSeriesUnchanged(t *testing.T) {
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{
-		`extauthz_checks_total{credential="github-oidc",result="ok"}`,
-		`extauthz_check_duration_seconds_bucket{credential="github-oidc",le="1e-05"}`,
-		`extauthz_check_duration_seconds_count{credential="github-oidc"}`,
+		`extauthz_checks_total{credential="default",result="ok"}`,
+		`extauthz_check_duration_seconds_bucket{credential="default",le="1e-05"}`,
+		`extauthz_check_duration_seconds_count{credential="default"}`,
 	} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -150,24 +150,24 @@ func TestCheckSeriesUnchanged(t *testing.T) {
 
 // TestCheckFinishedAllocatesNothing: recording is on every Check's path.
 func TestCheckFinishedAllocatesNothing(t *testing.T) {
-	m, err := NewMetrics("static-key", func() bool { return true })
+	m, err := NewMetrics([]string{"default"}, func() bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { m.CheckFinished(authz.ResultOK, 12*time.Microsecond) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { m.CheckFinished(0, authz.ResultOK, 12*time.Microsecond) }); n != 0 {
 		t.Errorf("CheckFinished allocates %v times per call, want 0", n)
 	}
 }
 
 func BenchmarkCheckFinished(b *testing.B) {
-	m, err := NewMetrics("github-oidc", func() bool { return true })
+	m, err := NewMetrics([]string{"default"}, func() bool { return true })
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m.CheckFinished(authz.ResultOK, 12*time.Microsecond)
+			m.CheckFinished(0, authz.ResultOK, 12*time.Microsecond)
 		}
 	})
 }

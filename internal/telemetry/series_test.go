@@ -61,18 +61,18 @@ func (s scrape) value(t *testing.T, series string) float64 {
 // the Prometheus names, their labels and label values, and what they hold.
 func TestExportedSeriesMatchREADME(t *testing.T) {
 	var ready atomic.Bool
-	m, err := NewMetrics("github-oidc", ready.Load)
+	m, err := NewMetrics([]string{"default"}, ready.Load)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const cred = `{credential="github-oidc"}`
+	const cred = `{credential="default"}`
 
 	// Before the refresher reports, only readiness is known.
 	if v := scrapeMetrics(t, m).value(t, "extauthz_ready"); v != 0 {
 		t.Errorf("extauthz_ready = %v before any token, want 0", v)
 	}
 	// The refresher's start report: no token yet.
-	m.StatusChanged(tokens.Status{NextAttempt: time.Now()})
+	m.Tokens(0).StatusChanged(tokens.Status{NextAttempt: time.Now()})
 	if v := scrapeMetrics(t, m).value(t, "extauthz_token_expiry_timestamp_seconds"+cred); v != 0 {
 		t.Errorf("extauthz_token_expiry_timestamp_seconds = %v before the first token, want 0", v)
 	}
@@ -80,22 +80,22 @@ func TestExportedSeriesMatchREADME(t *testing.T) {
 	results := []authz.Result{authz.ResultOK, authz.ResultUnavailable, authz.ResultForbidden, authz.ResultInvalid}
 	for i, r := range results {
 		for range i + 1 {
-			m.CheckFinished(r, 20*time.Microsecond)
+			m.CheckFinished(0, r, 20*time.Microsecond)
 		}
 	}
 	outcomes := []tokens.Outcome{tokens.OutcomeSuccess, tokens.OutcomeError, tokens.OutcomeRejected, tokens.OutcomeTimeout}
 	for i, o := range outcomes {
 		for range i + 1 {
-			m.ExchangeFinished(o, 30*time.Millisecond)
+			m.Tokens(0).ExchangeFinished(o, 30*time.Millisecond)
 		}
 	}
-	m.StatusChanged(tokens.Status{Ready: true, ConsecutiveFailures: 3,
+	m.Tokens(0).StatusChanged(tokens.Status{Ready: true, ConsecutiveFailures: 3,
 		Token: &tokens.Token{Value: secret.New("sk-ant-oat01-telemetry-test"), Expiry: time.Unix(1_900_000_000, 500_000_000)}})
 	ready.Store(true)
 
 	s := scrapeMetrics(t, m)
 	for i, r := range results {
-		series := `extauthz_checks_total{credential="github-oidc",result="` + string(r) + `"}`
+		series := `extauthz_checks_total{credential="default",result="` + string(r) + `"}`
 		if v := s.value(t, series); v != float64(i+1) {
 			t.Errorf("%s = %v, want %d", series, v, i+1)
 		}
@@ -104,7 +104,7 @@ func TestExportedSeriesMatchREADME(t *testing.T) {
 		t.Errorf("extauthz_check_duration_seconds_count = %v, want 10", v)
 	}
 	for i, o := range outcomes {
-		series := `extauthz_token_exchanges_total{credential="github-oidc",outcome="` + string(o) + `"}`
+		series := `extauthz_token_exchanges_total{credential="default",outcome="` + string(o) + `"}`
 		if v := s.value(t, series); v != float64(i+1) {
 			t.Errorf("%s = %v, want %d", series, v, i+1)
 		}
@@ -125,7 +125,9 @@ func TestExportedSeriesMatchREADME(t *testing.T) {
 		"extauthz_checks_total": "counter", "extauthz_check_duration_seconds": "histogram",
 		"extauthz_token_exchanges_total": "counter", "extauthz_token_exchange_duration_seconds": "histogram",
 		"extauthz_token_expiry_timestamp_seconds": "gauge", "extauthz_token_consecutive_failures": "gauge",
-		"extauthz_ready": "gauge",
+		"extauthz_ready": "gauge", "extauthz_upstream_responses_total": "counter",
+		"extauthz_callers_rejected_total": "counter", "extauthz_tls_handshake_failures_total": "counter",
+		"extauthz_tls_reload_failures_total": "counter",
 	}
 	for name, typ := range readme {
 		if got := s.families[name]; got != typ {
@@ -140,11 +142,11 @@ func TestExportedSeriesMatchREADME(t *testing.T) {
 // TestStaticKeyHasNoTokenSeries: without a refresher there is no token to
 // describe, only checks and readiness.
 func TestStaticKeyHasNoTokenSeries(t *testing.T) {
-	m, err := NewMetrics("static-key", func() bool { return true })
+	m, err := NewMetrics([]string{"default"}, func() bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.CheckFinished(authz.ResultOK, time.Microsecond)
+	m.CheckFinished(0, authz.ResultOK, time.Microsecond)
 	s := scrapeMetrics(t, m)
 	for _, name := range []string{"extauthz_token_exchanges_total", "extauthz_token_exchange_duration_seconds",
 		"extauthz_token_expiry_timestamp_seconds", "extauthz_token_consecutive_failures"} {
@@ -162,12 +164,12 @@ func TestStaticKeyHasNoTokenSeries(t *testing.T) {
 // consistent (the histogram count is the sum of its buckets and never runs
 // backwards) and, once recording stops, nothing was lost.
 func TestCheckSeriesUnderConcurrentScrapes(t *testing.T) {
-	m, err := NewMetrics("github-oidc", func() bool { return true })
+	m, err := NewMetrics([]string{"default"}, func() bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
 	const writers, perWriter = 8, 10000
-	const cred = `{credential="github-oidc"}`
+	const cred = `{credential="default"}`
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
@@ -176,7 +178,7 @@ func TestCheckSeriesUnderConcurrentScrapes(t *testing.T) {
 				if (w+i)%4 == 0 {
 					r = authz.ResultUnavailable
 				}
-				m.CheckFinished(r, time.Duration(i%100)*time.Microsecond)
+				m.CheckFinished(0, r, time.Duration(i%100)*time.Microsecond)
 			}
 		})
 	}
@@ -215,8 +217,8 @@ func TestCheckSeriesUnderConcurrentScrapes(t *testing.T) {
 		}
 	}
 	s := check()
-	ok := s.value(t, `extauthz_checks_total{credential="github-oidc",result="ok"}`)
-	unavailable := s.value(t, `extauthz_checks_total{credential="github-oidc",result="unavailable"}`)
+	ok := s.value(t, `extauthz_checks_total{credential="default",result="ok"}`)
+	unavailable := s.value(t, `extauthz_checks_total{credential="default",result="unavailable"}`)
 	if ok+unavailable != writers*perWriter || unavailable != writers*perWriter/4 {
 		t.Errorf("checks_total ok %v + unavailable %v, want %d of which %d unavailable", ok, unavailable, writers*perWriter, writers*perWriter/4)
 	}
