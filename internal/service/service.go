@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 
 	"extauthz/internal/authz"
 	"extauthz/internal/config"
@@ -117,27 +117,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 		}
 	}
 
-	s.grpcSrv = grpc.NewServer(
-		// Envoy may keep the connection alive with HTTP/2 pings; grpc-go's
-		// default enforcement (one ping per 5 min) would answer a shorter
-		// interval with GOAWAY too_many_pings and churn connections.
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		// The fast Check path: requests are scanned, not decoded, and OK
-		// responses are sent as bytes encoded once per token generation.
-		// Every other message (health) goes through the standard proto codec.
-		grpc.ForceServerCodecV2(authz.NewCodec()),
-		// Without workers grpc-go starts a goroutine per RPC, and growing its
-		// stack (runtime.newstack/copystack) was 26 % of server CPU; workers
-		// keep their grown stacks. 64 covers the sidecar shape (2 Envoy
-		// workers × 32 in flight); more streams than workers fall back to a
-		// goroutine each. Measured (perf-notes.md): server CPU per Check
-		// 14.7 → 9.6 µs, 1.37× → 1.99× the baseline's requests/s; 16 workers
-		// gained less, 128 and 256 less than 64 (idle workers take turns and
-		// their stacks go cold).
-		grpc.NumStreamWorkers(streamWorkers),
-	)
+	s.grpcSrv = grpc.NewServer(grpcServerOptions()...)
 	check.Register(s.grpcSrv)
 	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
+	// grpcurl and other tools list and call the services without a
+	// protoset. The descriptors are public API; reflection serves no state.
+	reflection.Register(s.grpcSrv)
 	s.updateHealth() // static keys are servable at once
 
 	if !isOff(cfg.HTTPAddr) {
