@@ -18,23 +18,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"extauthz/internal/grpctest"
 	"extauthz/internal/secret"
 )
-
-// rawCodec lets a client send and receive message bytes as they are, to
-// put malformed requests on the wire.
-type rawCodec struct{}
-
-func (rawCodec) Name() string { return "proto" }
-
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
-}
-
-func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	*v.(*[]byte) = data.Materialize()
-	return nil
-}
 
 // TestRegisterOverGRPC runs the same requests against a server registered
 // the standard way and one registered with Register and the Codec, over real
@@ -50,7 +36,7 @@ func TestRegisterOverGRPC(t *testing.T) {
 	hs := health.NewServer()
 	hs.SetServingStatus(ServiceName, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(fast, hs)
-	conns := map[string]*grpc.ClientConn{"standard": serve(t, standard), "fast": serve(t, fast)}
+	conns := map[string]*grpc.ClientConn{"standard": grpctest.Serve(t, standard), "fast": grpctest.Serve(t, fast)}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -62,7 +48,7 @@ func TestRegisterOverGRPC(t *testing.T) {
 		want, _ := checkTypedBytes(t, s, in)
 		for path, conn := range conns {
 			var got []byte
-			if err := conn.Invoke(ctx, checkMethod, &in, &got, grpc.ForceCodecV2(rawCodec{})); err != nil {
+			if err := conn.Invoke(ctx, checkMethod, &in, &got, grpc.ForceCodecV2(grpctest.RawCodec{})); err != nil {
 				t.Fatalf("%s %s: %v", path, name, err)
 			}
 			// grpc's own codec marshals the metadata map in any order:
@@ -83,7 +69,7 @@ func TestRegisterOverGRPC(t *testing.T) {
 		var statuses []*status.Status
 		for _, conn := range []*grpc.ClientConn{conns["standard"], conns["fast"]} {
 			var out []byte
-			err := conn.Invoke(ctx, checkMethod, &in, &out, grpc.ForceCodecV2(rawCodec{}))
+			err := conn.Invoke(ctx, checkMethod, &in, &out, grpc.ForceCodecV2(grpctest.RawCodec{}))
 			statuses = append(statuses, status.Convert(err))
 		}
 		if statuses[0].Code() != statuses[1].Code() || statuses[0].Message() != statuses[1].Message() || statuses[0].Code() == 0 {
@@ -111,7 +97,7 @@ func TestRegisterGivesInterceptorsTypedMessages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req := loadRequest(t, "client_beta")
-	got, err := authv3.NewAuthorizationClient(serve(t, g)).Check(ctx, req)
+	got, err := authv3.NewAuthorizationClient(grpctest.Serve(t, g)).Check(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

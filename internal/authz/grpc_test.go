@@ -2,15 +2,15 @@ package authz
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
+
+	"extauthz/internal/grpctest"
 )
 
 // TestCheckOverGRPC registers the server on a real gRPC server on loopback
@@ -20,7 +20,7 @@ func TestCheckOverGRPC(t *testing.T) {
 	s := newTestServer(t, Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: anthropicOnly})
 	gs := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(gs, s)
-	conn := serve(t, gs)
+	conn := grpctest.Serve(t, gs)
 	client := authv3.NewAuthorizationClient(conn)
 
 	cases := map[string]codes.Code{
@@ -48,28 +48,4 @@ func TestCheckOverGRPC(t *testing.T) {
 			}
 		})
 	}
-}
-
-// serve runs g on loopback until the test ends and returns a client
-// connection to it.
-func serve(t *testing.T, g *grpc.Server) *grpc.ClientConn {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(lis) }()
-	t.Cleanup(func() {
-		g.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
