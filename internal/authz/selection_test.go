@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"extauthz/internal/grpctest"
 	"extauthz/internal/secret"
 )
 
@@ -224,7 +225,7 @@ func TestAuthorizeRefusesTheCaller(t *testing.T) {
 	standard := grpc.NewServer()
 	authv3.RegisterAuthorizationServer(standard, s)
 	for name, g := range map[string]*grpc.Server{"fast": fast, "standard": standard} {
-		resp, err := authv3.NewAuthorizationClient(serve(t, g)).Check(context.Background(), loadRequest(t, "basic"))
+		resp, err := authv3.NewAuthorizationClient(grpctest.Serve(t, g)).Check(context.Background(), loadRequest(t, "basic"))
 		if status.Code(err) != codes.PermissionDenied || resp != nil {
 			t.Errorf("%s: got %v, %v; want PERMISSION_DENIED and no response", name, resp, err)
 		}

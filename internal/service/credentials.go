@@ -7,6 +7,7 @@ import (
 
 	"extauthz/internal/authz"
 	"extauthz/internal/config"
+	"extauthz/internal/feedback"
 	"extauthz/internal/tokens"
 )
 
@@ -92,6 +93,25 @@ func (c refresherCredentials) Credential(now time.Time) (authz.Credential, time.
 		return authz.Credential{}, retryAfter, false
 	}
 	return authz.Credential{Value: t.Value, Generation: t.Generation}, 0, true
+}
+
+// feedbackCredentials lets upstream 401s reported in Envoy's access logs
+// invalidate the credential whose token they carried.
+type feedbackCredentials []*credential
+
+// Invalidate implements feedback.Credentials: the refresher acts only on its
+// current generation, at most once per 30 s; a static key has nothing to
+// refresh.
+func (cs feedbackCredentials) Invalidate(name string, generation uint64) bool {
+	for _, c := range cs {
+		if c.cfg.Name == name {
+			if c.refresher != nil && generation != feedback.NoGeneration {
+				c.refresher.Invalidate(generation)
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // observers fans refresher events out to metrics and health.

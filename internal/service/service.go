@@ -22,6 +22,7 @@ import (
 
 	"extauthz/internal/authz"
 	"extauthz/internal/config"
+	"extauthz/internal/feedback"
 	"extauthz/internal/telemetry"
 )
 
@@ -119,6 +120,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 
 	s.grpcSrv = grpc.NewServer(grpcServerOptions()...)
 	check.Register(s.grpcSrv)
+	logs, err := feedback.NewServer(feedback.Options{Credentials: feedbackCredentials(s.creds), Observer: s.metrics, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("access-log server: %w", err)
+	}
+	logs.Register(s.grpcSrv)
 	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
 	// grpcurl and other tools list and call the services without a
 	// protoset. The descriptors are public API; reflection serves no state.

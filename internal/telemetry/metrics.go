@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"extauthz/internal/authz"
+	"extauthz/internal/feedback"
 	"extauthz/internal/tokens"
 )
 
@@ -34,7 +35,7 @@ import (
 //	extauthz_token_consecutive_failures{credential}
 //	extauthz_ready                                         1 while every credential is servable
 //	extauthz_upstream_responses_total{credential,code}     from Envoy's access logs: 401, 403, 429, 5xx, other
-//	extauthz_access_log_entries_ignored_total{reason}
+//	extauthz_access_log_entries_ignored_total{reason}      feedback.Reasons
 //	extauthz_callers_rejected_total
 //	extauthz_tls_handshake_failures_total
 //	extauthz_tls_reload_failures_total
@@ -56,6 +57,7 @@ type Metrics struct {
 	credential  []metric.MeasurementOption                     // {credential}, by index
 	exchangeOut []map[tokens.Outcome]metric.MeasurementOption  // {credential, outcome}, by index
 	upstreamSet map[string]map[string]metric.MeasurementOption // credential → code → {credential, code}
+	ignoredSet  map[string]metric.MeasurementOption            // reason → {reason}
 
 	status []atomic.Pointer[tokens.Status] // latest refresher status by index; nil for static keys
 	ready  func() bool
@@ -71,9 +73,6 @@ var (
 	checkBuckets    = []float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05}
 	exchangeBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 )
-
-// UpstreamCodes are the code label values of extauthz_upstream_responses_total.
-var UpstreamCodes = []string{"401", "403", "429", "5xx", "other"}
 
 // outcomes are the outcome label values of extauthz_token_exchanges_total.
 var outcomes = []tokens.Outcome{tokens.OutcomeSuccess, tokens.OutcomeError, tokens.OutcomeRejected, tokens.OutcomeTimeout}
@@ -95,6 +94,7 @@ func NewMetrics(credentials []string, ready func() bool) (*Metrics, error) {
 		names:       credentials,
 		checks:      checks,
 		upstreamSet: map[string]map[string]metric.MeasurementOption{},
+		ignoredSet:  map[string]metric.MeasurementOption{},
 		status:      make([]atomic.Pointer[tokens.Status], len(credentials)),
 		ready:       ready,
 	}
@@ -107,10 +107,14 @@ func NewMetrics(credentials []string, ready func() bool) (*Metrics, error) {
 		}
 		m.exchangeOut = append(m.exchangeOut, out)
 		codes := map[string]metric.MeasurementOption{}
-		for _, c := range UpstreamCodes {
+		for _, c := range feedback.Classes() {
 			codes[c] = metric.WithAttributeSet(attribute.NewSet(attribute.String("credential", name), attribute.String("code", c)))
 		}
 		m.upstreamSet[name] = codes
+	}
+
+	for _, r := range feedback.Reasons() {
+		m.ignoredSet[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
 
 	meter := m.provider.Meter(meterName)
@@ -176,6 +180,9 @@ func NewMetrics(credentials []string, ready func() bool) (*Metrics, error) {
 			m.upstream.Add(ctx, 0, opt)
 		}
 	}
+	for _, opt := range m.ignoredSet {
+		m.ignored.Add(ctx, 0, opt)
+	}
 	return m, nil
 }
 
@@ -217,10 +224,12 @@ func (m *Metrics) UpstreamResponse(credential, code string) {
 	}
 }
 
-// EntryIgnored counts one access-log entry that was not counted, by reason
-// (a bounded set of constants).
+// EntryIgnored counts one access-log entry that led to nothing, by reason
+// (feedback.Reasons; anything else is not counted).
 func (m *Metrics) EntryIgnored(reason string) {
-	m.ignored.Add(context.Background(), 1, metric.WithAttributes(attribute.String("reason", reason)))
+	if opt, ok := m.ignoredSet[reason]; ok {
+		m.ignored.Add(context.Background(), 1, opt)
+	}
 }
 
 // CallerRejected counts one call refused by the caller allow-list.

@@ -127,7 +127,7 @@ func TestExportedSeriesMatchREADME(t *testing.T) {
 		"extauthz_token_expiry_timestamp_seconds": "gauge", "extauthz_token_consecutive_failures": "gauge",
 		"extauthz_ready": "gauge", "extauthz_upstream_responses_total": "counter",
 		"extauthz_callers_rejected_total": "counter", "extauthz_tls_handshake_failures_total": "counter",
-		"extauthz_tls_reload_failures_total": "counter",
+		"extauthz_tls_reload_failures_total": "counter", "extauthz_access_log_entries_ignored_total": "counter",
 	}
 	for name, typ := range readme {
 		if got := s.families[name]; got != typ {
