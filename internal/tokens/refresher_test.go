@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -156,22 +157,12 @@ func TestRefresherBackoffBeforeFirstToken(t *testing.T) {
 // the old token is served throughout; success resets the streak.
 func TestRefresherBackoffWithToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		failing := false
-		ex := &fakeExchanger{lifetime: time.Hour, behave: func(context.Context, int) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if failing {
-				return &ExchangeError{StatusCode: http.StatusBadGateway}
-			}
-			return nil
-		}}
+		var failing atomic.Bool
+		ex := &fakeExchanger{lifetime: time.Hour, behave: failWhile(&failing, &ExchangeError{StatusCode: http.StatusBadGateway})}
 		obs := &recorder{}
 		r, logs := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Observer: obs, Rand: fixedRand(0.5)})
 		synctest.Wait()
-		mu.Lock()
-		failing = true
-		mu.Unlock()
+		failing.Store(true)
 		t0 := time.Now()
 		refresh := refreshDelay(time.Hour, 0.5)
 		time.Sleep(refresh + 4*time.Minute)
@@ -192,9 +183,7 @@ func TestRefresherBackoffWithToken(t *testing.T) {
 		if tok, _ := r.Token(time.Now()); tok == nil || tok.Generation != 1 {
 			t.Fatalf("the old token is not served during the outage: %v", tok)
 		}
-		mu.Lock()
-		failing = false
-		mu.Unlock()
+		failing.Store(false)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		s := r.Status()
@@ -352,30 +341,18 @@ func TestRefresherStaleServingUntilEdge(t *testing.T) {
 func TestRefresherRecoversAfterLongOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const lifetime = 60 * time.Second // cap 6 s
-		var mu sync.Mutex
-		healed := true
-		ex := &fakeExchanger{lifetime: lifetime, behave: func(context.Context, int) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if !healed {
-				return &ExchangeError{StatusCode: http.StatusServiceUnavailable}
-			}
-			return nil
-		}}
+		var failing atomic.Bool
+		ex := &fakeExchanger{lifetime: lifetime, behave: failWhile(&failing, &ExchangeError{StatusCode: http.StatusServiceUnavailable})}
 		rng := rand.New(rand.NewPCG(7, 7))
 		r, _ := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Rand: rng.Float64})
 		synctest.Wait()
-		mu.Lock()
-		healed = false
-		mu.Unlock()
+		failing.Store(true)
 		time.Sleep(5 * lifetime)
 		synctest.Wait()
 		if tok, _ := r.Token(time.Now()); tok != nil {
 			t.Fatal("a token is served five lifetimes into the outage")
 		}
-		mu.Lock()
-		healed = true
-		mu.Unlock()
+		failing.Store(false)
 		healedAt := time.Now()
 		for r.Status().Token.Generation < 2 {
 			time.Sleep(100 * time.Millisecond)

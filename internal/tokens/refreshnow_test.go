@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -113,23 +114,14 @@ func TestRefreshNowJoins(t *testing.T) {
 // success clears LastError.
 func TestRefreshNowFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		failing := false
-		ex := &fakeExchanger{lifetime: time.Hour, behave: func(context.Context, int) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if failing {
-				return &ExchangeError{StatusCode: http.StatusUnauthorized, Type: "authentication_error",
-					Message: "assertion Bearer " + numberedJWT(9) + " rejected"}
-			}
-			return nil
-		}}
+		var failing atomic.Bool
+		ex := &fakeExchanger{lifetime: time.Hour, behave: failWhile(&failing, &ExchangeError{
+			StatusCode: http.StatusUnauthorized, Type: "authentication_error",
+			Message: "assertion Bearer " + numberedJWT(9) + " rejected"})}
 		obs := &recorder{}
 		r, _ := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Observer: obs})
 		synctest.Wait()
-		mu.Lock()
-		failing = true
-		mu.Unlock()
+		failing.Store(true)
 
 		s, err := r.RefreshNow(context.Background())
 		var xe *ExchangeError
@@ -148,9 +140,7 @@ func TestRefreshNowFailure(t *testing.T) {
 			t.Errorf("observer's LastError %q, want %q", last.LastError, s.LastError)
 		}
 
-		mu.Lock()
-		failing = false
-		mu.Unlock()
+		failing.Store(false)
 		s, err = r.RefreshNow(context.Background())
 		if err != nil || s.LastError != "" || s.ConsecutiveFailures != 0 || s.Token.Generation != 2 {
 			t.Errorf("after a success: %+v, %v; want LastError cleared", s, err)
