@@ -146,12 +146,12 @@ func (l *loop) succeed(a *attempt, res attemptResult, now time.Time, elapsed tim
 	streak := l.failures
 	l.token, l.failures, l.rejected, l.warned, l.errorLogged, l.lastErr = tok, 0, false, false, false, ""
 
-	// Next refresh at Sent + L − A·(1 − 0.2·u); if the exchange itself took
-	// that long, count the delay from now instead so the loop cannot run hot.
+	// Next refresh at Sent + L − A·(1 − 0.2·u); if the answer came after
+	// that, see lateRefreshDelay.
 	delay := refreshDelay(res.grant.ExpiresIn, l.r.rand())
 	l.next = res.sent.Add(delay)
 	if !l.next.After(now) {
-		l.next = now.Add(delay)
+		l.next = now.Add(lateRefreshDelay(now, delay, res.grant.ExpiresIn, tok.Edge))
 	}
 	l.wake.Reset(l.next.Sub(now))
 	l.edge.Reset(tok.Edge.Sub(now))

@@ -279,6 +279,47 @@ func TestRefresherRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRefresherSlowAnswerShortLifetime: a token of L = 15 s answered after
+// 9 s, past the refresh point drawn for it (8.25 s), is refreshed by its
+// edge − 1 s and does not lapse. The refresher used to wait a whole refresh
+// delay from the answer (to +17.25 s), leaving no servable token from the
+// edge at +13.5 s although the endpoint answered every request; the soak
+// found it.
+func TestRefresherSlowAnswerShortLifetime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const lifetime = 15 * time.Second // S = 1.5 s: edge at +13.5 s
+		ex := &fakeExchanger{lifetime: lifetime, behave: func(ctx context.Context, n int) error {
+			if n == 1 {
+				time.Sleep(9 * time.Second)
+			}
+			return nil
+		}}
+		r, _ := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Rand: fixedRand(0.5)})
+		t0 := time.Now()
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		first, _ := r.Token(time.Now())
+		if first == nil || first.Generation != 1 || !first.Edge.Equal(t0.Add(13500*time.Millisecond)) {
+			t.Fatalf("first token %v, want generation 1 with its edge at +13.5 s", first)
+		}
+		for time.Since(t0) < 30*time.Second {
+			now := time.Now()
+			if tok, _ := r.Token(now); tok == nil {
+				t.Fatalf("no servable token at +%v; exchanges at %v", now.Sub(t0), ex.callTimes())
+			}
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+		}
+		calls := ex.callTimes()
+		if len(calls) < 2 || !calls[1].Equal(t0.Add(12500*time.Millisecond)) {
+			t.Errorf("exchanges at %v; want the second at edge − 1 s, +12.5 s", calls)
+		}
+		if len(calls) >= 2 && calls[1].Sub(calls[0]) < lifetime/2 {
+			t.Errorf("second exchange %v after the first, under L/2", calls[1].Sub(calls[0]))
+		}
+	})
+}
+
 // TestRefresherStaleServingUntilEdge: with every refresh failing, the token
 // is served right up to its edge and never after; one attempt starts at
 // edge − 1 s; Ready flips and StatusChanged fires when the edge passes.
