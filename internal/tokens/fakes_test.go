@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,6 +173,17 @@ func (x *fakeExchanger) Exchange(ctx context.Context, assertion secret.Value) (G
 		}
 	}
 	return Grant{AccessToken: secret.New(fmt.Sprintf("%s%d", accessTokenPrefix, n)), ExpiresIn: x.lifetime}, nil
+}
+
+// failWhile is a fakeExchanger behaviour: err while failing is set, else a
+// grant.
+func failWhile(failing *atomic.Bool, err error) func(context.Context, int) error {
+	return func(context.Context, int) error {
+		if failing.Load() {
+			return err
+		}
+		return nil
+	}
 }
 
 // callTimes returns a copy of the call start times.

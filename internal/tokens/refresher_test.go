@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -26,6 +27,24 @@ func TestNewRefresherRequiresLayers(t *testing.T) {
 	if s := r.Status(); s.Ready || s.Token != nil {
 		t.Errorf("before Run: Status = %+v", s)
 	}
+}
+
+// TestRefresherDefaultName: a refresher given no name logs as credential
+// "default", the single credential's name everywhere.
+func TestRefresherDefaultName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, logs := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: &fakeExchanger{lifetime: time.Hour}})
+		synctest.Wait()
+		records := logs.records(t)
+		if len(records) == 0 {
+			t.Fatal("no log lines")
+		}
+		for _, r := range records {
+			if r["credential"] != DefaultName || DefaultName != "default" {
+				t.Errorf("log line %q has credential %v, want %q", r["msg"], r["credential"], "default")
+			}
+		}
+	})
 }
 
 func TestRunTwice(t *testing.T) {
@@ -138,22 +157,12 @@ func TestRefresherBackoffBeforeFirstToken(t *testing.T) {
 // the old token is served throughout; success resets the streak.
 func TestRefresherBackoffWithToken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var mu sync.Mutex
-		failing := false
-		ex := &fakeExchanger{lifetime: time.Hour, behave: func(context.Context, int) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if failing {
-				return &ExchangeError{StatusCode: http.StatusBadGateway}
-			}
-			return nil
-		}}
+		var failing atomic.Bool
+		ex := &fakeExchanger{lifetime: time.Hour, behave: failWhile(&failing, &ExchangeError{StatusCode: http.StatusBadGateway})}
 		obs := &recorder{}
 		r, logs := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Observer: obs, Rand: fixedRand(0.5)})
 		synctest.Wait()
-		mu.Lock()
-		failing = true
-		mu.Unlock()
+		failing.Store(true)
 		t0 := time.Now()
 		refresh := refreshDelay(time.Hour, 0.5)
 		time.Sleep(refresh + 4*time.Minute)
@@ -174,9 +183,7 @@ func TestRefresherBackoffWithToken(t *testing.T) {
 		if tok, _ := r.Token(time.Now()); tok == nil || tok.Generation != 1 {
 			t.Fatalf("the old token is not served during the outage: %v", tok)
 		}
-		mu.Lock()
-		failing = false
-		mu.Unlock()
+		failing.Store(false)
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		s := r.Status()
@@ -272,6 +279,47 @@ func TestRefresherRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRefresherSlowAnswerShortLifetime: a token of L = 15 s answered after
+// 9 s, past the refresh point drawn for it (8.25 s), is refreshed by its
+// edge − 1 s and does not lapse. The refresher used to wait a whole refresh
+// delay from the answer (to +17.25 s), leaving no servable token from the
+// edge at +13.5 s although the endpoint answered every request; the soak
+// found it.
+func TestRefresherSlowAnswerShortLifetime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const lifetime = 15 * time.Second // S = 1.5 s: edge at +13.5 s
+		ex := &fakeExchanger{lifetime: lifetime, behave: func(ctx context.Context, n int) error {
+			if n == 1 {
+				time.Sleep(9 * time.Second)
+			}
+			return nil
+		}}
+		r, _ := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Rand: fixedRand(0.5)})
+		t0 := time.Now()
+		time.Sleep(9 * time.Second)
+		synctest.Wait()
+		first, _ := r.Token(time.Now())
+		if first == nil || first.Generation != 1 || !first.Edge.Equal(t0.Add(13500*time.Millisecond)) {
+			t.Fatalf("first token %v, want generation 1 with its edge at +13.5 s", first)
+		}
+		for time.Since(t0) < 30*time.Second {
+			now := time.Now()
+			if tok, _ := r.Token(now); tok == nil {
+				t.Fatalf("no servable token at +%v; exchanges at %v", now.Sub(t0), ex.callTimes())
+			}
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+		}
+		calls := ex.callTimes()
+		if len(calls) < 2 || !calls[1].Equal(t0.Add(12500*time.Millisecond)) {
+			t.Errorf("exchanges at %v; want the second at edge − 1 s, +12.5 s", calls)
+		}
+		if len(calls) >= 2 && calls[1].Sub(calls[0]) < lifetime/2 {
+			t.Errorf("second exchange %v after the first, under L/2", calls[1].Sub(calls[0]))
+		}
+	})
+}
+
 // TestRefresherStaleServingUntilEdge: with every refresh failing, the token
 // is served right up to its edge and never after; one attempt starts at
 // edge − 1 s; Ready flips and StatusChanged fires when the edge passes.
@@ -334,30 +382,18 @@ func TestRefresherStaleServingUntilEdge(t *testing.T) {
 func TestRefresherRecoversAfterLongOutage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const lifetime = 60 * time.Second // cap 6 s
-		var mu sync.Mutex
-		healed := true
-		ex := &fakeExchanger{lifetime: lifetime, behave: func(context.Context, int) error {
-			mu.Lock()
-			defer mu.Unlock()
-			if !healed {
-				return &ExchangeError{StatusCode: http.StatusServiceUnavailable}
-			}
-			return nil
-		}}
+		var failing atomic.Bool
+		ex := &fakeExchanger{lifetime: lifetime, behave: failWhile(&failing, &ExchangeError{StatusCode: http.StatusServiceUnavailable})}
 		rng := rand.New(rand.NewPCG(7, 7))
 		r, _ := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Rand: rng.Float64})
 		synctest.Wait()
-		mu.Lock()
-		healed = false
-		mu.Unlock()
+		failing.Store(true)
 		time.Sleep(5 * lifetime)
 		synctest.Wait()
 		if tok, _ := r.Token(time.Now()); tok != nil {
 			t.Fatal("a token is served five lifetimes into the outage")
 		}
-		mu.Lock()
-		healed = true
-		mu.Unlock()
+		failing.Store(false)
 		healedAt := time.Now()
 		for r.Status().Token.Generation < 2 {
 			time.Sleep(100 * time.Millisecond)

@@ -83,6 +83,19 @@ func clampToEdge(now time.Time, d time.Duration, edge time.Time) time.Duration {
 	return d
 }
 
+// lateRefreshDelay is the pause before refreshing a token whose answer came
+// at now, after the refresh point drawn for it (a slow answer and a short
+// lifetime: only L under 20 s can be answered that late within the 10 s
+// attempt budget). Waiting a whole delay again would let the token lapse
+// though the endpoint answers — with L = 12 s and a 7 s answer, the next
+// attempt would come 4 s after the edge — so it waits as after a failure: at
+// most the backoff cap, and clamped to start by edge − 1 s. Not at once: the
+// exchange took at least L/2 after it was sent, so this cannot loop hot, but
+// a slow endpoint gets a pause.
+func lateRefreshDelay(now time.Time, delay, lifetime time.Duration, edge time.Time) time.Duration {
+	return clampToEdge(now, min(delay, backoffCap(lifetime)), edge)
+}
+
 // retryHint is the time until next, rounded up to whole seconds and kept
 // within [1 s, 60 s], for a denied caller's Retry-After.
 func retryHint(next, now time.Time) time.Duration {

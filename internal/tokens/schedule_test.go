@@ -132,6 +132,32 @@ func TestClampToEdge(t *testing.T) {
 	}
 }
 
+// TestLateRefreshDelay: a token answered after its refresh point is
+// refreshed within the backoff cap and by its edge − 1 s, never a whole
+// refresh delay later.
+func TestLateRefreshDelay(t *testing.T) {
+	sent := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name          string
+		l, answeredAt time.Duration // lifetime; answer after sent
+		delay, want   time.Duration
+	}{
+		// L = 12 s: edge at +10.8 s; answered at +7 s after a 6.5 s point.
+		{"clamped to edge−1s", 12 * time.Second, 7 * time.Second, 6500 * time.Millisecond, 2800 * time.Millisecond},
+		// L = 10 s answered at +9.5 s: already past its edge; the cap.
+		{"past its edge", 10 * time.Second, 9500 * time.Millisecond, 5500 * time.Millisecond, 5 * time.Second},
+		// L = 6 s (below the design's range), answered past edge − 1 s (+4.4 s):
+		// the delay, under the cap.
+		{"delay under the cap", 6 * time.Second, 4500 * time.Millisecond, 3300 * time.Millisecond, 3300 * time.Millisecond},
+	} {
+		l := c.l
+		edge := sent.Add(l - safetyMargin(l))
+		if got := lateRefreshDelay(sent.Add(c.answeredAt), c.delay, l, edge); got != c.want {
+			t.Errorf("%s: lateRefreshDelay = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
 func TestRetryHint(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, c := range []struct{ next, want time.Duration }{
