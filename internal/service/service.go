@@ -168,7 +168,7 @@ func (s *Service) buildCredential(o Options) (authz.Credentials, error) {
 		return nil, fmt.Errorf("anthropic exchanger: %w", err)
 	}
 	s.refresher, err = tokens.NewRefresher(tokens.RefresherOptions{
-		Name:      "anthropic",
+		Name:      tokens.DefaultName,
 		Source:    source,
 		Exchanger: ex,
 		Logger:    s.log,

@@ -21,7 +21,7 @@ func TestAcceptanceShortLivedTokens(t *testing.T) {
 		)
 		ex := &fakeExchanger{lifetime: lifetime, latency: 150 * time.Millisecond}
 		obs := &recorder{}
-		r, _ := startRefresher(t, RefresherOptions{Name: "anthropic", Source: &fakeSource{}, Exchanger: ex, Observer: obs})
+		r, _ := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: ex, Observer: obs})
 		start := time.Now()
 		for !r.Status().Ready {
 			time.Sleep(10 * time.Millisecond)

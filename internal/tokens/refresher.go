@@ -20,7 +20,7 @@ const defaultAttemptTimeout = 10 * time.Second
 
 // RefresherOptions configures a Refresher.
 type RefresherOptions struct {
-	Name           string         // credential name for logs, e.g. "anthropic" (the default)
+	Name           string         // credential name for logs, spans and the admin API; default "default"
 	Source         IdentitySource // required
 	Exchanger      Exchanger      // required
 	AttemptTimeout time.Duration  // default 10 s, covers identity JWT + exchange together
@@ -49,6 +49,11 @@ type Refresher struct {
 	running    atomic.Bool
 }
 
+// DefaultName is the name of a credential that is not given one: the single
+// credential of a one-credential deployment is called "default" everywhere
+// (logs, metrics, health, admin).
+const DefaultName = "default"
+
 // ErrAlreadyRunning is returned by a second call of Run.
 var ErrAlreadyRunning = errors.New("token refresher is already running or has run")
 
@@ -75,7 +80,7 @@ func NewRefresher(o RefresherOptions) (*Refresher, error) {
 		invalidate: make(chan uint64, 1),
 	}
 	if r.name == "" {
-		r.name = "anthropic"
+		r.name = DefaultName
 	}
 	if r.timeout <= 0 {
 		r.timeout = defaultAttemptTimeout

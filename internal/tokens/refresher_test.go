@@ -28,6 +28,24 @@ func TestNewRefresherRequiresLayers(t *testing.T) {
 	}
 }
 
+// TestRefresherDefaultName: a refresher given no name logs as credential
+// "default", the single credential's name everywhere.
+func TestRefresherDefaultName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, logs := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: &fakeExchanger{lifetime: time.Hour}})
+		synctest.Wait()
+		records := logs.records(t)
+		if len(records) == 0 {
+			t.Fatal("no log lines")
+		}
+		for _, r := range records {
+			if r["credential"] != DefaultName || DefaultName != "default" {
+				t.Errorf("log line %q has credential %v, want %q", r["msg"], r["credential"], "default")
+			}
+		}
+	})
+}
+
 func TestRunTwice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, _ := startRefresher(t, RefresherOptions{Source: &fakeSource{}, Exchanger: &fakeExchanger{lifetime: time.Hour}})
