@@ -18,6 +18,7 @@ const (
 	triggerSchedule   = "schedule"   // the refresh point of the current token
 	triggerRetry      = "retry"      // after a failure
 	triggerInvalidate = "invalidate" // Invalidate of the current generation
+	triggerManual     = "manual"     // RefreshNow (an operator, through the admin API)
 )
 
 // attempt is one exchange in flight: identity JWT plus exchange, run in its
@@ -32,6 +33,16 @@ type attempt struct {
 	number  int    // 1 for the first attempt of a streak
 	trigger string // one of the trigger constants
 	result  chan attemptResult
+	waiters *refreshWait // RefreshNow's callers, if any; only the loop touches the pointer
+}
+
+// release hands the attempt's outcome to the RefreshNow callers waiting for
+// it, if any.
+func (a *attempt) release(s Status, err error) {
+	if w := a.waiters; w != nil {
+		w.status, w.err = s, err
+		close(w.done)
+	}
 }
 
 // attemptResult is what an attempt's goroutine reports.

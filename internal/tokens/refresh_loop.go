@@ -17,6 +17,7 @@ func (r *Refresher) Run(ctx context.Context) error {
 	if !r.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}
+	defer close(r.stopped)
 	now := time.Now()
 	l := &loop{r: r, ctx: ctx, next: now, wake: time.NewTimer(0), edge: time.NewTimer(time.Hour)}
 	l.edge.Stop()
@@ -36,9 +37,10 @@ type loop struct {
 
 	token          *Token
 	failures       int
-	rejected       bool // the last failure was non-recoverable
-	warned         bool // this failure streak has had its WARN (or ERROR)
-	errorLogged    bool // this failure streak has had its ERROR
+	rejected       bool   // the last failure was non-recoverable
+	warned         bool   // this failure streak has had its WARN (or ERROR)
+	errorLogged    bool   // this failure streak has had its ERROR
+	lastErr        string // errText of the latest failure since the last success
 	next           time.Time
 	lastInvalidate time.Time
 	inflight       *attempt
@@ -64,6 +66,8 @@ func (l *loop) run() {
 			}
 		case gen := <-l.r.invalidate:
 			l.invalidate(gen)
+		case reply := <-l.r.manual:
+			reply <- l.refreshNow()
 		case res := <-results:
 			l.finish(res)
 		case <-deadline:
@@ -91,6 +95,19 @@ func (l *loop) start(trigger string) {
 	l.inflight = l.r.startAttempt(l.ctx, l.failures+1, trigger)
 }
 
+// refreshNow is RefreshNow's request: it starts an attempt unless one is in
+// flight, and returns the wait for the attempt in flight.
+func (l *loop) refreshNow() *refreshWait {
+	if l.inflight == nil {
+		l.r.log.Info("refresh requested; refreshing now", "token", l.token)
+		l.start(triggerManual)
+	}
+	if l.inflight.waiters == nil {
+		l.inflight.waiters = &refreshWait{done: make(chan struct{})}
+	}
+	return l.inflight.waiters
+}
+
 // finish handles the end of the attempt in flight.
 func (l *loop) finish(res attemptResult) {
 	a := l.inflight
@@ -98,12 +115,14 @@ func (l *loop) finish(res attemptResult) {
 	a.cancel()
 	if l.ctx.Err() != nil { // shutting down: no outcome to report
 		a.span.End()
+		a.release(l.r.Status(), ErrNotRunning)
 		return
 	}
 	now := time.Now()
 	elapsed := now.Sub(a.started)
 	if res.err == nil {
 		l.succeed(a, res, now, elapsed)
+		a.release(l.r.state.Load().status(now), nil)
 		return
 	}
 	outcome := OutcomeError
@@ -114,6 +133,7 @@ func (l *loop) finish(res attemptResult) {
 		outcome = OutcomeRejected
 	}
 	l.fail(a, res.err, outcome, now, elapsed)
+	a.release(l.r.state.Load().status(now), &attemptError{text: l.lastErr, cause: res.err})
 }
 
 // succeed publishes the new token and schedules its refresh.
@@ -124,7 +144,7 @@ func (l *loop) succeed(a *attempt, res attemptResult, now time.Time, elapsed tim
 	}
 	tok := newToken(res.grant, res.sent, generation)
 	streak := l.failures
-	l.token, l.failures, l.rejected, l.warned, l.errorLogged = tok, 0, false, false, false
+	l.token, l.failures, l.rejected, l.warned, l.errorLogged, l.lastErr = tok, 0, false, false, false, ""
 
 	// Next refresh at Sent + L − A·(1 − 0.2·u); if the exchange itself took
 	// that long, count the delay from now instead so the loop cannot run hot.
@@ -162,6 +182,7 @@ func (l *loop) succeed(a *attempt, res attemptResult, now time.Time, elapsed tim
 func (l *loop) fail(a *attempt, err error, outcome Outcome, now time.Time, elapsed time.Duration) {
 	l.failures++
 	l.rejected = outcome == OutcomeRejected
+	l.lastErr = errText(err)
 	var lifetime time.Duration
 	var edge time.Time
 	if l.token != nil {
@@ -178,7 +199,7 @@ func (l *loop) fail(a *attempt, err error, outcome Outcome, now time.Time, elaps
 	l.next = now.Add(d)
 	l.wake.Reset(d)
 
-	attrs := []any{"error", errText(err), "outcome", string(outcome), "failures", l.failures,
+	attrs := []any{"error", l.lastErr, "outcome", string(outcome), "failures", l.failures,
 		"next_attempt", l.next, "servable_until", servableUntil(l.token, now)}
 	switch {
 	case l.rejected && !l.errorLogged:
@@ -236,7 +257,8 @@ func (l *loop) invalidate(gen uint64) {
 
 // stop abandons the attempt in flight and publishes the final status.
 func (l *loop) stop() {
-	if a := l.inflight; a != nil {
+	a := l.inflight
+	if a != nil {
 		l.inflight = nil
 		a.cancel()
 		a.span.End()
@@ -244,12 +266,15 @@ func (l *loop) stop() {
 	l.next = time.Time{}
 	l.r.log.Info("token refresher stopped", slog.Any("token", l.token))
 	l.publish(time.Now())
+	if a != nil {
+		a.release(l.r.Status(), ErrNotRunning)
+	}
 }
 
 // publish stores an immutable snapshot for Token and Status and tells the
 // observer.
 func (l *loop) publish(now time.Time) {
-	s := &snapshot{token: l.token, next: l.next, failures: l.failures, rejected: l.rejected}
+	s := &snapshot{token: l.token, next: l.next, failures: l.failures, rejected: l.rejected, lastErr: l.lastErr}
 	l.r.state.Store(s)
 	if o := l.r.observer; o != nil {
 		o.StatusChanged(s.status(now))

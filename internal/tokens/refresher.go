@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -46,7 +47,9 @@ type Refresher struct {
 	tracer     trace.Tracer
 	state      atomic.Pointer[snapshot]
 	invalidate chan uint64
+	manual     chan chan *refreshWait // RefreshNow's requests; the loop answers each at once
 	running    atomic.Bool
+	stopped    chan struct{} // closed when Run returns
 }
 
 // DefaultName is the name of a credential that is not given one: the single
@@ -56,6 +59,10 @@ const DefaultName = "default"
 
 // ErrAlreadyRunning is returned by a second call of Run.
 var ErrAlreadyRunning = errors.New("token refresher is already running or has run")
+
+// ErrNotRunning is returned by RefreshNow when Run has not started or has
+// ended, and when Run ends before the attempt it waits for does.
+var ErrNotRunning = errors.New("token refresher is not running")
 
 // NewRefresher checks o and applies its defaults. Nothing happens until Run.
 func NewRefresher(o RefresherOptions) (*Refresher, error) {
@@ -78,6 +85,8 @@ func NewRefresher(o RefresherOptions) (*Refresher, error) {
 		observer:   o.Observer,
 		rand:       o.Rand,
 		invalidate: make(chan uint64, 1),
+		manual:     make(chan chan *refreshWait),
+		stopped:    make(chan struct{}),
 	}
 	if r.name == "" {
 		r.name = DefaultName
@@ -131,3 +140,61 @@ func (r *Refresher) Invalidate(generation uint64) {
 	default: // one request is already pending
 	}
 }
+
+// RefreshNow starts an attempt now, or joins the one under way (a scheduled
+// one, a retry, an invalidation's or another caller's), waits for it and
+// returns the status after it with the attempt's error: nil on success, else
+// an error whose text is the scrubbed Status.LastError and which unwraps to
+// the cause (errors.Is and errors.As work as on the attempt's own error).
+//
+// ctx bounds only the wait, never the attempt: when ctx ends first RefreshNow
+// returns the current status and ctx's error, and the attempt runs on under
+// the refresher's own context and budget. It returns ErrNotRunning if Run has
+// not started or has ended, or ends during the wait.
+//
+// RefreshNow keeps single-flight: it never starts an exchange while another
+// is in flight. It does not rate-limit its callers — one that is exposed to
+// operators or the network must (the admin API allows one call per 5 s per
+// credential) — and it overrides the backoff of a failure streak, since an
+// operator asking for a refresh usually has just fixed its cause.
+func (r *Refresher) RefreshNow(ctx context.Context) (Status, error) {
+	if !r.running.Load() {
+		return r.Status(), ErrNotRunning
+	}
+	if err := ctx.Err(); err != nil {
+		return r.Status(), err
+	}
+	reply := make(chan *refreshWait, 1)
+	select {
+	case r.manual <- reply:
+	case <-r.stopped:
+		return r.Status(), ErrNotRunning
+	case <-ctx.Done():
+		return r.Status(), ctx.Err()
+	}
+	w := <-reply // the loop answers as soon as it takes the request
+	select {
+	case <-w.done:
+		return w.status, w.err
+	case <-ctx.Done():
+		return r.Status(), ctx.Err()
+	}
+}
+
+// refreshWait is how RefreshNow's callers wait for one attempt: the loop
+// fills status and err, then closes done.
+type refreshWait struct {
+	done   chan struct{}
+	status Status
+	err    error
+}
+
+// attemptError is an attempt's error as RefreshNow returns it: the scrubbed
+// text of Status.LastError over the cause.
+type attemptError struct {
+	text  string
+	cause error
+}
+
+func (e *attemptError) Error() string { return e.text }
+func (e *attemptError) Unwrap() error { return e.cause }

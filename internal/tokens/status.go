@@ -20,6 +20,9 @@ type Status struct {
 	ConsecutiveFailures int       // failed attempts since the last success
 	NextAttempt         time.Time // when the next exchange attempt is scheduled; zero once stopped
 	Rejected            bool      // the last failure was non-recoverable
+	// LastError is the scrubbed text of the latest failure since the last
+	// success (the same text the logs carry); "" after a success.
+	LastError string
 }
 
 // Observer receives a Refresher's events. Both methods are called from the
@@ -39,6 +42,7 @@ type snapshot struct {
 	next     time.Time
 	failures int
 	rejected bool
+	lastErr  string
 }
 
 // status renders s as seen at now.
@@ -49,5 +53,6 @@ func (s *snapshot) status(now time.Time) Status {
 		ConsecutiveFailures: s.failures,
 		NextAttempt:         s.next,
 		Rejected:            s.rejected,
+		LastError:           s.lastErr,
 	}
 }
