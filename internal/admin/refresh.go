@@ -62,7 +62,7 @@ func (s *Server) RefreshCredential(ctx context.Context, req *adminv1.RefreshCred
 	case errors.Is(err, tokens.ErrNotRunning):
 		return nil, status.Errorf(codes.Unavailable, "credential %q is not refreshing now: the service is starting or stopping", name)
 	}
-	reason := scrubError(err.Error())
+	reason := CleanText(err.Error())
 	log.Warn("admin: requested refresh failed", "error", reason)
 	return nil, status.Errorf(codes.Unavailable, "refresh of credential %q failed: %s", name, reason)
 }

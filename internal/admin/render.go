@@ -14,8 +14,9 @@ import (
 	adminv1 "extauthz/proto-gen/extauthz/admin/v1"
 )
 
-// maxErrorLen bounds last_error (the refresher bounds it already).
-const maxErrorLen = 1024
+// maxTextLen bounds CleanText's result (the refresher bounds its errors
+// already).
+const maxTextLen = 1024
 
 // render is c's state as the admin API shows it.
 func render(c Credential) *adminv1.Credential {
@@ -31,7 +32,7 @@ func credentialMessage(name string, info Info, st tokens.Status) *adminv1.Creden
 		State:               stateOf(st),
 		NextRefreshAt:       timestamp(st.NextAttempt),
 		ConsecutiveFailures: uint32(min(max(st.ConsecutiveFailures, 0), math.MaxUint32)),
-		LastError:           scrubError(st.LastError),
+		LastError:           CleanText(st.LastError),
 		FederationRuleId:    info.FederationRuleID,
 		OrganizationId:      info.OrganizationID,
 		ServiceAccountId:    info.ServiceAccountID,
@@ -83,13 +84,15 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
-// scrubError is text fit to show: control characters (a terminal's escape
-// sequences among them) turned into spaces, anything credential-shaped
-// scrubbed, bounded to maxErrorLen bytes at a character boundary.
-func scrubError(text string) string {
+// CleanText is text fit to show an operator: control characters (a
+// terminal's escape sequences among them) become spaces, anything
+// credential-shaped is masked (secret.Scrub), and it is bounded to 1 KiB at a
+// character boundary. The server applies it to every error text it sends;
+// clients apply it again to whatever text a server sent.
+func CleanText(text string) string {
 	text = secret.Scrub(strings.Map(printable, text))
-	if len(text) > maxErrorLen {
-		cut := maxErrorLen
+	if len(text) > maxTextLen {
+		cut := maxTextLen
 		for cut > 0 && !utf8.RuneStart(text[cut]) {
 			cut--
 		}

@@ -97,12 +97,12 @@ func TestStaticKey(t *testing.T) {
 }
 
 func TestScrubErrorBoundsLength(t *testing.T) {
-	long := strings.Repeat("é", maxErrorLen) // 2 bytes each
-	got := scrubError(long)
-	if len(got) > maxErrorLen+len("…") || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "éé") {
-		t.Errorf("scrubError of %d bytes gave %d bytes ending %q", len(long), len(got), got[len(got)-8:])
+	long := strings.Repeat("é", maxTextLen) // 2 bytes each
+	got := CleanText(long)
+	if len(got) > maxTextLen+len("…") || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "éé") {
+		t.Errorf("CleanText of %d bytes gave %d bytes ending %q", len(long), len(got), got[len(got)-8:])
 	}
-	if got := scrubError("a\nb\x00c\u009bd"); got != "a b c d" {
+	if got := CleanText("a\nb\x00c\u009bd"); got != "a b c d" {
 		t.Errorf("control characters kept: %q", got)
 	}
 }
