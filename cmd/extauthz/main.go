@@ -29,6 +29,8 @@ commands:
   dev       run the service against an in-process local emulator (no accounts needed)
   check     send an Envoy-shaped CheckRequest and print the decision
   health    exit 0 iff grpc.health.v1 reports SERVING
+  status    show every credential's state from the admin API; exit 0 iff all are servable
+  refresh   refresh one credential now through the admin API: extauthz refresh NAME
   emulator  run the local emulator alone (for the compose stack; never a real identity provider)
   echo      an HTTP upstream that answers with the headers it received (credentials as fingerprints)
 
@@ -57,6 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 		return check(ctx, args, stdout, stderr, lookup)
 	case "health":
 		return healthCmd(ctx, args, stdout, stderr, lookup)
+	case "status":
+		return statusCmd(ctx, args, stdout, stderr, lookup)
+	case "refresh":
+		return refreshCmd(ctx, args, stdout, stderr, lookup)
 	case "emulator":
 		return emulatorCmd(ctx, args, stdout, stderr, lookup)
 	case "echo":

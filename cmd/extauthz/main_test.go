@@ -119,7 +119,7 @@ func TestUnknownCommand(t *testing.T) {
 // by mistake (`extauthz serve dev`) is named, with exit 2, before anything
 // starts.
 func TestStrayArgumentIsNamed(t *testing.T) {
-	for _, cmd := range []string{"serve", "dev", "check", "health", "emulator", "echo"} {
+	for _, cmd := range []string{"serve", "dev", "check", "health", "status", "emulator", "echo"} {
 		code, stdout, stderr := invoke(t, mapEnv(nil), cmd, "stray")
 		if code != exitUsage || stdout != "" || !strings.HasPrefix(stderr, "extauthz "+cmd+`: unexpected argument "stray"`+"\n") {
 			t.Errorf("%s stray: exit %d, stdout %q, stderr %q", cmd, code, stdout, stderr)

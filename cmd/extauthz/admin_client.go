@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/status"
+
+	"extauthz/internal/admin"
+	adminv1 "extauthz/proto-gen/extauthz/admin/v1"
+)
+
+// adminFlags adds the flags every admin API command takes: --addr and
+// --timeout with the command's default.
+func adminFlags(fs *flag.FlagSet, timeout time.Duration, timeoutUsage string) (addr *string, deadline *time.Duration) {
+	addr = fs.String("addr", "", "admin API address (host:port or unix:/path; default EXTAUTHZ_ADMIN_ADDR or "+defaultAdminAddr+")")
+	return addr, fs.Duration("timeout", timeout, timeoutUsage)
+}
+
+// openAdmin connects (lazily) to the admin API at addrFlag or its default
+// and bounds the call by timeout. On a non-zero code the command exits with
+// it: the problem has been printed. Otherwise done releases both.
+func openAdmin(ctx context.Context, cmd, addrFlag string, timeout time.Duration, lookup env, stderr io.Writer) (
+	c adminv1.AdminServiceClient, target string, callCtx context.Context, done func(), code int) {
+	target, err := adminAddr(addrFlag, lookup)
+	if err != nil {
+		fmt.Fprintf(stderr, "extauthz %s: %v\n", cmd, err)
+		return nil, "", nil, nil, exitUsage
+	}
+	conn, err := dial(target)
+	if err != nil {
+		fmt.Fprintf(stderr, "extauthz %s: %v\n", cmd, err)
+		return nil, "", nil, nil, exitFailed
+	}
+	callCtx, cancel := context.WithTimeout(ctx, timeout)
+	return adminv1.NewAdminServiceClient(conn), target, callCtx, func() { cancel(); conn.Close() }, exitOK
+}
+
+// defaultAdminAddr is the admin API's address without EXTAUTHZ_ADMIN_ADDR.
+const defaultAdminAddr = "127.0.0.1:9193"
+
+// adminAddr is flagValue, else EXTAUTHZ_ADMIN_ADDR, else defaultAdminAddr;
+// an error when the environment switches the admin API off and no --addr
+// says where to go.
+func adminAddr(flagValue string, lookup env) (string, error) {
+	if v := strings.TrimSpace(flagValue); v != "" {
+		return v, nil
+	}
+	v, _ := lookup("EXTAUTHZ_ADMIN_ADDR")
+	switch v = strings.TrimSpace(v); {
+	case v == "":
+		return defaultAdminAddr, nil
+	case strings.EqualFold(v, "off"):
+		return "", errors.New("EXTAUTHZ_ADMIN_ADDR=off: the admin API is disabled; pass --addr to reach one")
+	}
+	return v, nil
+}
+
+// callError describes a failed admin call: its gRPC code and the server's
+// message, cleaned, since the server may be any admin API.
+func callError(err error) string {
+	st := status.Convert(err)
+	return st.Code().String() + ": " + admin.CleanText(st.Message())
+}
