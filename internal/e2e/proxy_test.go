@@ -144,10 +144,11 @@ func (p *proxy) wireProblems() []string {
 
 // reliesOnDefault describes each header option of resp that does not set
 // both append=false and append_action OVERWRITE_IF_EXISTS_OR_ADD, as
-// design.md requires of every header. Every modelled Envoy applies
-// append_action alone the same way, so this look at the wire is what fails
-// the tests when a response drops append=false; dropping append_action also
-// fails them behaviourally, on Envoy 1.37.0.
+// design.md requires of every header. Every release reads `append` alone and
+// the reverted #42878 let a present `append` win, so either field alone
+// behaves the same on every modelled Envoy: this look at the wire is what
+// fails the tests when a response drops one of them. Dropping both also
+// fails them behaviourally, under EnvoyDev42878 (a duplicated header).
 func reliesOnDefault(resp *authv3.CheckResponse) []string {
 	var out []string
 	for _, o := range slices.Concat(resp.GetOkResponse().GetHeaders(), resp.GetDeniedResponse().GetHeaders()) {

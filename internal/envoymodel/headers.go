@@ -110,25 +110,26 @@ func (h *Headers) add(key, value string) {
 	h.entries = append(h.entries, Entry{Key: key, Value: value})
 }
 
-// set is Envoy's setCopy: every entry of key replaced by one with value, in
-// the first one's place (or at the end when absent).
+// set is Envoy's setCopy: every entry of key removed, then value added
+// (at the end).
 func (h *Headers) set(key, value string) {
-	i := h.index(key)
-	if i < 0 {
-		h.entries = append(h.entries, Entry{Key: key, Value: value})
-		return
-	}
-	h.entries[i].Value = value
-	rest := slices.DeleteFunc(h.entries[i+1:], func(e Entry) bool { return e.Key == key })
-	h.entries = h.entries[:i+1+len(rest)]
+	h.remove(key)
+	h.add(key, value)
 }
 
-// appendExisting is Envoy's appendCopy as ext_authz uses it up to 1.36:
-// value comma-joined to the first entry of key; nothing when key is absent.
-func (h *Headers) appendExisting(key, value string) {
-	if i := h.index(key); i >= 0 {
-		h.entries[i].Value += "," + value
+// appendCopy is Envoy's appendCopy: value joined to the first entry of key
+// (with "; " for cookie, "," otherwise), or added when key is absent.
+func (h *Headers) appendCopy(key, value string) {
+	i := h.index(key)
+	if i < 0 {
+		h.add(key, value)
+		return
 	}
+	delimiter := ","
+	if key == "cookie" {
+		delimiter = "; "
+	}
+	h.entries[i].Value += delimiter + value
 }
 
 // remove drops every entry of key.
