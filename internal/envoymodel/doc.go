@@ -1,7 +1,8 @@
 // Package envoymodel is a model of Envoy's ext_authz HTTP filter (gRPC
-// service), for tests only: no production code imports it. Every behaviour
-// it models was read in Envoy's C++ source; docs/envoy-versions.md gives,
-// per version, the file, function and commit.
+// service) and of its gRPC access logger, for tests only: no production
+// code imports it. Every behaviour it models was read in Envoy's C++
+// source; docs/envoy-versions.md gives, per version, the file, function and
+// commit.
 //
 // Filter.CheckRequest builds the CheckRequest Envoy sends for an HTTP
 // request (allowed_headers and disallowed_headers applied, keys lower-case,
@@ -40,7 +41,8 @@
 // Releases differ elsewhere: Envoy136 does not know error_response (field 5
 // of CheckResponse) and denies with a bare 403; later versions treat it as
 // an error (status_on_error unless it has a status; failure_mode_allow
-// honoured).
+// honoured). The access logger of Envoy139 and Envoy140 keeps a batch it
+// could not hand to a new stream; earlier ones drop it.
 //
 // # Validation and local replies
 //
@@ -54,6 +56,21 @@
 // A local reply with a body and no content type is text/plain; one without
 // a body has no content type.
 //
+// # Access log
+//
+// StreamInfo holds what Envoy's StreamInfo records for one request and the
+// access log reads: start time, downstream and upstream addresses, response
+// code and response_code_details (via_upstream when the router relayed the
+// upstream's answer, ext_authz_* for the filter's own replies), the
+// UnauthorizedExternalService flag, and the dynamic metadata (the filter's
+// namespace holds the CheckResponse's dynamic_metadata plus
+// ext_authz_duration on OK). StreamInfo.HTTPAccessLogEntry builds the
+// HTTPAccessLogEntry envoy.access_loggers.http_grpc would, and AccessLogger
+// sends entries as that logger does: batched up to buffer_size_bytes or
+// buffer_flush_interval, on one StreamAccessLogs stream whose first message
+// carries the identifier (node and log_name), a new stream (and identifier)
+// after the server ends one, new entries dropped while the buffer stays full.
+//
 // # Not modelled
 //
 // The body (with_request_body), query-parameter mutations,
@@ -64,5 +81,9 @@
 // and "host" are never mutated: the model reports every attempt in
 // Outcome.Ignored, where Envoy without mutation rules would set or append
 // them (it never removes them); a header with an empty name is reported too.
-// Tests assert that Ignored is empty.
+// Tests assert that Ignored is empty. The access log leaves out timing
+// fields other than start time and duration, header and trailer logging,
+// filter_state_objects_to_log, custom_tags, TLS properties, stream ids, the
+// retry policy of the log stream, and the write-buffer watermark (the
+// model's Send may block where Envoy would keep the batch).
 package envoymodel

@@ -95,6 +95,18 @@ func (h *Headers) HTTPHeader() http.Header {
 	return out
 }
 
+// RewriteHost is the router's host_rewrite_literal: it sets ":authority" in
+// the request's own header map (router.cc Filter::decodeHeaders →
+// RouteEntryImplBase::finalizeRequestHeaders → finalizeHostHeader), after
+// ext_authz has run, so the access log shows the rewritten host. It adds no
+// x-envoy-original-host, as with suppress_envoy_headers (the project's
+// configs).
+func (h *Headers) RewriteHost(host string) {
+	if i := h.index(":authority"); i >= 0 {
+		h.entries[i].Value = host
+	}
+}
+
 // index is the position of key's first entry, or -1.
 func (h *Headers) index(key string) int {
 	return slices.IndexFunc(h.entries, func(e Entry) bool { return e.Key == key })

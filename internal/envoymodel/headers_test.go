@@ -66,6 +66,11 @@ func TestHeaderOperations(t *testing.T) {
 			t.Errorf("%s:\n%q\nwant\n%q", c.name, h.entries, c.want)
 		}
 	}
+	r := NewHeaders(request(nil))
+	r.RewriteHost("api.anthropic.com")
+	if got, _ := r.Get(":authority"); got != "api.anthropic.com" {
+		t.Errorf("RewriteHost: :authority %q", got)
+	}
 	h := base()
 	if got := h.HTTPHeader(); !reflect.DeepEqual(got, http.Header{"X-A": {"1", "2"}, "Authorization": {"Bearer c"}, "X-B": {"3"}}) {
 		t.Errorf("HTTPHeader = %v", got)
