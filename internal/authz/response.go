@@ -49,7 +49,7 @@ type okParts struct {
 func allowResponse(mode Mode, credential, beta string, metadata *structpb.Struct) *authv3.CheckResponse {
 	p := new(okParts)
 	n := 0
-	set := func(key, value string) {
+	set := func(key, value string) { // both append fields, for the reason given at overwrite
 		p.values[n] = corev3.HeaderValue{Key: key, Value: value}
 		p.opts[n] = corev3.HeaderValueOption{
 			Header:       &p.values[n],
@@ -106,8 +106,13 @@ func denyResponse(d denial) *authv3.CheckResponse {
 }
 
 // overwrite is a header mutation that replaces any existing value. Both
-// fields are set on purpose: Envoy up to 1.36 reads only append, 1.37.0 read
-// only append_action (whose default appends), later versions prefer append.
+// fields are set on purpose. Every Envoy release (1.36 to 1.40) reads only
+// `append` here, where false means overwrite. The one Envoy code that read
+// append_action for these headers (#42878, on main from 2026-01-23 until its
+// revert on 2026-02-12) let a present `append` win and otherwise applied
+// append_action, whose default appends a second value. Setting both keeps the
+// header an overwrite under every reading Envoy has shipped or merged, and
+// under a future one that reads only append_action (docs/envoy-versions.md).
 func overwrite(key, value string) *corev3.HeaderValueOption {
 	return &corev3.HeaderValueOption{
 		Header:       &corev3.HeaderValue{Key: key, Value: value},

@@ -4,5 +4,7 @@
 // wires it (internal/service), and the echo upstream — with a test proxy in
 // Envoy's place that builds Envoy's CheckRequest, calls Check over real gRPC
 // and applies the CheckResponse as each modelled Envoy version does
-// (internal/envoymodel), configured from envoy/local.yaml.
+// (internal/envoymodel), configured from envoy/local.yaml. A proxy can also
+// log each request as Envoy's gRPC access logger would, to an access log
+// service.
 package e2e

@@ -8,14 +8,19 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	grpcv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	ext_authzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"extauthz/internal/envoyconfig"
 	"extauthz/internal/envoymodel"
@@ -26,6 +31,7 @@ import (
 type localConfig struct {
 	extAuthz    *ext_authzv3.ExtAuthz
 	hostRewrite string
+	cluster     string
 }
 
 // loadLocalConfig decodes envoy/local.yaml with the project's strict
@@ -42,7 +48,8 @@ func loadLocalConfig(t *testing.T) localConfig {
 		case *ext_authzv3.ExtAuthz:
 			lc.extAuthz = m
 		case *hcmv3.HttpConnectionManager:
-			lc.hostRewrite = m.GetRouteConfig().GetVirtualHosts()[0].GetRoutes()[0].GetRoute().GetHostRewriteLiteral()
+			route := m.GetRouteConfig().GetVirtualHosts()[0].GetRoutes()[0].GetRoute()
+			lc.hostRewrite, lc.cluster = route.GetHostRewriteLiteral(), route.GetCluster()
 		}
 	}
 	if lc.extAuthz == nil || lc.hostRewrite == "" {
@@ -57,21 +64,46 @@ const checkDeadline = 10 * time.Second
 
 // proxy plays Envoy in front of the upstream: for each request it builds
 // Envoy's CheckRequest, calls Check over gRPC, and applies the response as
-// one Envoy version does, then forwards the request or sends the local reply.
+// one Envoy version does, then forwards the request or sends the local
+// reply; with an access logger, it then logs the request as
+// envoy.access_loggers.http_grpc would.
 type proxy struct {
 	srv      *httptest.Server
 	filter   *envoymodel.Filter
 	authz    authv3.AuthorizationClient
 	upstream string
 	host     string // the route's host_rewrite_literal
+	cluster  string // the route's cluster, as the access log names it
 	client   *http.Client
+	logger   *envoymodel.AccessLogger // nil: no access log
 
 	mu       sync.Mutex
-	problems []string // see wireProblems
+	problems []string           // see wireProblems
+	metadata []*structpb.Struct // CheckResponse.dynamic_metadata, one per checked request
 }
 
-// startProxy runs the proxy for version v, configured from envoy/local.yaml.
+// startProxy runs the proxy for version v, configured from envoy/local.yaml,
+// without an access log.
 func startProxy(t *testing.T, v envoymodel.Version, svc *authzService, up *upstream) *proxy {
+	t.Helper()
+	return startLoggingProxy(t, v, svc, up, nil)
+}
+
+// accessLogConfig is the http_grpc logger the logging proxy runs: Envoy's
+// defaults, except that every entry is sent at once (buffer_size_bytes 1).
+var accessLogConfig = &grpcv3.HttpGrpcAccessLogConfig{CommonConfig: &grpcv3.CommonGrpcAccessLogConfig{
+	LogName:             "extauthz",
+	GrpcService:         &corev3.GrpcService{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: "extauthz"}}},
+	TransportApiVersion: corev3.ApiVersion_V3,
+	BufferSizeBytes:     wrapperspb.UInt32(1),
+}}
+
+// proxyNode is the bootstrap node of the test proxy's Envoy.
+var proxyNode = &corev3.Node{Id: "e2e-proxy", Cluster: "e2e"}
+
+// startLoggingProxy is startProxy with an access logger streaming to als
+// (none when als is nil).
+func startLoggingProxy(t *testing.T, v envoymodel.Version, svc *authzService, up *upstream, als accesslogv3.AccessLogServiceClient) *proxy {
 	t.Helper()
 	lc := loadLocalConfig(t)
 	f, err := envoymodel.NewFilter(v, lc.extAuthz)
@@ -81,18 +113,31 @@ func startProxy(t *testing.T, v envoymodel.Version, svc *authzService, up *upstr
 	transport := &http.Transport{} // no proxy from the environment
 	p := &proxy{
 		filter: f, authz: authv3.NewAuthorizationClient(svc.conn), upstream: up.srv.URL, host: lc.hostRewrite,
-		client: &http.Client{Transport: transport},
+		cluster: lc.cluster, client: &http.Client{Transport: transport},
+	}
+	if als != nil {
+		if p.logger, err = envoymodel.NewAccessLogger(v, accessLogConfig, proxyNode, als); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { p.logger.Run(ctx); close(done) }()
+		t.Cleanup(func() { cancel(); <-done })
 	}
 	p.srv = httptest.NewServer(p)
 	t.Cleanup(func() { p.srv.Close(); transport.CloseIdleConnections() })
 	return p
 }
 
-// ServeHTTP is the ext_authz filter followed by the router.
+// ServeHTTP is the ext_authz filter followed by the router, and the access
+// log when the stream ends.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	si := envoymodel.NewStreamInfo(r, time.Now())
 	h := envoymodel.NewHeaders(r)
 	ctx, cancel := context.WithTimeout(r.Context(), checkDeadline)
+	began := time.Now()
 	resp, err := p.authz.Check(ctx, p.filter.CheckRequest(r, h))
+	took := time.Since(began)
 	cancel()
 	var out envoymodel.Outcome
 	if err != nil {
@@ -100,37 +145,76 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		out = p.filter.Apply(h, resp)
 	}
+	si.RecordCheck(out, took)
 	p.mu.Lock()
 	p.problems = append(p.problems, slices.Concat(out.Ignored, reliesOnDefault(resp))...)
+	p.metadata = append(p.metadata, resp.GetDynamicMetadata())
 	p.mu.Unlock()
+	received, sent := p.route(w, r, h, si, out)
+	si.Complete(time.Now(), received, sent)
+	if p.logger != nil {
+		if err := p.logger.Log(r.Context(), si.HTTPAccessLogEntry(h)); err != nil {
+			panic(fmt.Sprintf("access log: %v", err)) // the logger runs as long as the proxy
+		}
+	}
+}
+
+// route sends the local reply of out, or, when out allows the request, is
+// the router: the same method, path and body, the mutated headers, the
+// route's host. It returns the body bytes received and sent.
+func (p *proxy) route(w http.ResponseWriter, r *http.Request, h *envoymodel.Headers, si *envoymodel.StreamInfo, out envoymodel.Outcome) (uint64, uint64) {
 	if !out.Allowed {
 		for k, vs := range out.Header {
 			w.Header()[k] = vs
 		}
 		w.WriteHeader(out.Status)
-		io.WriteString(w, out.Body)
-		return
+		n, _ := io.WriteString(w, out.Body)
+		return 0, uint64(n)
 	}
-	// The router: same method, path and body, the mutated headers, the
-	// route's host.
 	path, _ := h.Get(":path")
-	up, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream+path, r.Body)
+	body := &countingReader{r: r.Body}
+	up, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream+path, body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
+		return 0, 0
 	}
+	h.RewriteHost(p.host)
 	up.Header, up.Host, up.ContentLength = h.HTTPHeader(), p.host, r.ContentLength
 	got, err := p.client.Do(up)
 	if err != nil {
 		http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
-		return
+		return body.n, 0
 	}
 	defer got.Body.Close()
+	si.RecordUpstream(got.StatusCode, strings.TrimPrefix(p.upstream, "http://"), p.cluster)
 	for k, vs := range got.Header {
 		w.Header()[k] = vs
 	}
 	w.WriteHeader(got.StatusCode)
-	io.Copy(w, got.Body)
+	n, _ := io.Copy(w, got.Body)
+	return body.n, uint64(n)
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n uint64
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n += uint64(n)
+	return n, err
+}
+
+// checkMetadata returns the dynamic_metadata of every CheckResponse so far
+// and forgets them.
+func (p *proxy) checkMetadata() []*structpb.Struct {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	got := p.metadata
+	p.metadata = nil
+	return got
 }
 
 // wireProblems returns what the proxy has seen so far in responses that
@@ -144,10 +228,11 @@ func (p *proxy) wireProblems() []string {
 
 // reliesOnDefault describes each header option of resp that does not set
 // both append=false and append_action OVERWRITE_IF_EXISTS_OR_ADD, as
-// design.md requires of every header. Every modelled Envoy applies
-// append_action alone the same way, so this look at the wire is what fails
-// the tests when a response drops append=false; dropping append_action also
-// fails them behaviourally, on Envoy 1.37.0.
+// design.md requires of every header. Every release reads `append` alone and
+// the reverted #42878 let a present `append` win, so either field alone
+// behaves the same on every modelled Envoy: this look at the wire is what
+// fails the tests when a response drops one of them. Dropping both also
+// fails them behaviourally, under EnvoyDev42878 (a duplicated header).
 func reliesOnDefault(resp *authv3.CheckResponse) []string {
 	var out []string
 	for _, o := range slices.Concat(resp.GetOkResponse().GetHeaders(), resp.GetDeniedResponse().GetHeaders()) {

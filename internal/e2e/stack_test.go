@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -102,11 +103,13 @@ type seen struct {
 }
 
 // upstream is the echo handler on httptest, recording the raw requests it
-// answers so that tests can check the credential itself.
+// answers so that tests can check the credential itself. It can be told to
+// answer as Anthropic does when it rejects the credential.
 type upstream struct {
-	srv *httptest.Server
-	mu  sync.Mutex
-	got []seen
+	srv    *httptest.Server
+	mu     sync.Mutex
+	got    []seen
+	reject bool // answer 401 authentication_error instead of the echo
 }
 
 func startUpstream(t *testing.T) *upstream {
@@ -116,11 +119,26 @@ func startUpstream(t *testing.T) *upstream {
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.got = append(u.got, seen{host: r.Host, header: r.Header.Clone()})
+		reject := u.reject
 		u.mu.Unlock()
+		if reject {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"type":"error","error":{"type":"authentication_error","message":"invalid bearer token"}}`)
+			return
+		}
 		reply.ServeHTTP(w, r)
 	}))
 	t.Cleanup(u.srv.Close)
 	return u
+}
+
+// rejectCredentials makes the upstream answer every request with 401 (on)
+// or with the echo (off).
+func (u *upstream) rejectCredentials(on bool) {
+	u.mu.Lock()
+	u.reject = on
+	u.mu.Unlock()
 }
 
 // requests returns what the upstream has received so far and forgets it.

@@ -34,7 +34,7 @@ func TestCheckRequestWithAllowedHeaders(t *testing.T) {
 	r := request(clientHeaders)
 	r.RemoteAddr = "127.0.0.1:40000"
 	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 10000}))
-	f := filter(t, EnvoyCurrent, &ext_authzv3.ExtAuthz{AllowedHeaders: patterns(exact("anthropic-beta"))})
+	f := filter(t, Envoy139, &ext_authzv3.ExtAuthz{AllowedHeaders: patterns(exact("anthropic-beta"))})
 	req := f.CheckRequest(r, NewHeaders(r))
 	http := req.GetAttributes().GetRequest().GetHttp()
 	if got := http.GetHeaders(); !reflect.DeepEqual(got, map[string]string{"anthropic-beta": "tools-2024-04-04,files-api-2025-04-14"}) {
@@ -80,7 +80,7 @@ func TestCheckRequestWithoutAllowedHeadersSendsEverything(t *testing.T) {
 
 func TestCheckRequestRawHeaders(t *testing.T) {
 	r := request(clientHeaders)
-	f := filter(t, Envoy1370, &ext_authzv3.ExtAuthz{
+	f := filter(t, Envoy137, &ext_authzv3.ExtAuthz{
 		EncodeRawHeaders: true,
 		AllowedHeaders:   patterns(exact("anthropic-beta"), exact("x-odd"), exact(":authority")),
 	})
@@ -127,7 +127,7 @@ func TestHeaderMatchers(t *testing.T) {
 		{regex("anthropic-(beta|version)"), []string{"anthropic-beta", "anthropic-version"}, []string{"anthropic-beta2", "xanthropic-beta"}},
 	}
 	for i, c := range cases {
-		f := filter(t, EnvoyCurrent, &ext_authzv3.ExtAuthz{AllowedHeaders: patterns(c.matcher)})
+		f := filter(t, Envoy139, &ext_authzv3.ExtAuthz{AllowedHeaders: patterns(c.matcher)})
 		for _, k := range c.matches {
 			if !anyMatch(f.allowed, k) {
 				t.Errorf("matcher %d does not match %q", i, k)
@@ -139,12 +139,12 @@ func TestHeaderMatchers(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewFilter(EnvoyCurrent, &ext_authzv3.ExtAuthz{AllowedHeaders: patterns(regex("a(b"))}); !errors.Is(err, ErrUnsupported) {
+	if _, err := NewFilter(Envoy139, &ext_authzv3.ExtAuthz{AllowedHeaders: patterns(regex("a(b"))}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("a bad regex: %v, want ErrUnsupported", err)
 	}
 	// allowed_headers present but empty lets nothing through.
 	r := request(clientHeaders)
-	f := filter(t, EnvoyCurrent, &ext_authzv3.ExtAuthz{AllowedHeaders: patterns()})
+	f := filter(t, Envoy139, &ext_authzv3.ExtAuthz{AllowedHeaders: patterns()})
 	if got := f.CheckRequest(r, NewHeaders(r)).GetAttributes().GetRequest().GetHttp().GetHeaders(); len(got) != 0 {
 		t.Errorf("an empty allow list sent %q", got)
 	}

@@ -25,7 +25,8 @@ type Filter struct {
 	failOpen         bool // failure_mode_allow
 	failOpenHeader   bool // failure_mode_allow_header_add
 	statusOnError    int
-	maxDeniedBodyLen int // max_denied_response_body_bytes; 0: no limit
+	maxDeniedBodyLen int  // max_denied_response_body_bytes; 0: no limit
+	ingestMetadata   bool // enable_dynamic_metadata_ingestion, default true
 }
 
 // NewFilter models cfg (an envoy.filters.http.ext_authz config calling a
@@ -45,6 +46,7 @@ func NewFilter(v Version, cfg *ext_authzv3.ExtAuthz) (*Filter, error) {
 		failOpenHeader:   cfg.GetFailureModeAllowHeaderAdd(),
 		statusOnError:    int(cfg.GetStatusOnError().GetCode()),
 		maxDeniedBodyLen: int(cfg.GetMaxDeniedResponseBodyBytes()),
+		ingestMetadata:   cfg.GetEnableDynamicMetadataIngestion() == nil || cfg.GetEnableDynamicMetadataIngestion().GetValue(),
 	}
 	if f.statusOnError == 0 {
 		f.statusOnError = 403 // Envoy's default

@@ -95,6 +95,18 @@ func (h *Headers) HTTPHeader() http.Header {
 	return out
 }
 
+// RewriteHost is the router's host_rewrite_literal: it sets ":authority" in
+// the request's own header map (router.cc Filter::decodeHeaders →
+// RouteEntryImplBase::finalizeRequestHeaders → finalizeHostHeader), after
+// ext_authz has run, so the access log shows the rewritten host. It adds no
+// x-envoy-original-host, as with suppress_envoy_headers (the project's
+// configs).
+func (h *Headers) RewriteHost(host string) {
+	if i := h.index(":authority"); i >= 0 {
+		h.entries[i].Value = host
+	}
+}
+
 // index is the position of key's first entry, or -1.
 func (h *Headers) index(key string) int {
 	return slices.IndexFunc(h.entries, func(e Entry) bool { return e.Key == key })
@@ -110,25 +122,26 @@ func (h *Headers) add(key, value string) {
 	h.entries = append(h.entries, Entry{Key: key, Value: value})
 }
 
-// set is Envoy's setCopy: every entry of key replaced by one with value, in
-// the first one's place (or at the end when absent).
+// set is Envoy's setCopy: every entry of key removed, then value added
+// (at the end).
 func (h *Headers) set(key, value string) {
-	i := h.index(key)
-	if i < 0 {
-		h.entries = append(h.entries, Entry{Key: key, Value: value})
-		return
-	}
-	h.entries[i].Value = value
-	rest := slices.DeleteFunc(h.entries[i+1:], func(e Entry) bool { return e.Key == key })
-	h.entries = h.entries[:i+1+len(rest)]
+	h.remove(key)
+	h.add(key, value)
 }
 
-// appendExisting is Envoy's appendCopy as ext_authz uses it up to 1.36:
-// value comma-joined to the first entry of key; nothing when key is absent.
-func (h *Headers) appendExisting(key, value string) {
-	if i := h.index(key); i >= 0 {
-		h.entries[i].Value += "," + value
+// appendCopy is Envoy's appendCopy: value joined to the first entry of key
+// (with "; " for cookie, "," otherwise), or added when key is absent.
+func (h *Headers) appendCopy(key, value string) {
+	i := h.index(key)
+	if i < 0 {
+		h.add(key, value)
+		return
 	}
+	delimiter := ","
+	if key == "cookie" {
+		delimiter = "; "
+	}
+	h.entries[i].Value += delimiter + value
 }
 
 // remove drops every entry of key.

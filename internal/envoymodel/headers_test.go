@@ -42,18 +42,20 @@ func TestHeaderOperations(t *testing.T) {
 		do   func(h *Headers)
 		want []Entry
 	}{
-		{"set replaces every entry in the first one's place", func(h *Headers) { h.set("x-a", "9") },
-			[]Entry{{":path", "/"}, {"x-a", "9"}, {"authorization", "Bearer c"}, {"x-b", "3"}}},
+		{"set removes every entry and adds one at the end", func(h *Headers) { h.set("x-a", "9") },
+			[]Entry{{":path", "/"}, {"authorization", "Bearer c"}, {"x-b", "3"}, {"x-a", "9"}}},
 		{"set adds an absent key at the end", func(h *Headers) { h.set("x-c", "9") },
 			[]Entry{{":path", "/"}, {"x-a", "1"}, {"authorization", "Bearer c"}, {"x-a", "2"}, {"x-b", "3"}, {"x-c", "9"}}},
 		{"add to an inline header comma-joins", func(h *Headers) { h.add("authorization", "Bearer s") },
 			[]Entry{{":path", "/"}, {"x-a", "1"}, {"authorization", "Bearer c,Bearer s"}, {"x-a", "2"}, {"x-b", "3"}}},
 		{"add to another header duplicates it", func(h *Headers) { h.add("x-b", "4") },
 			[]Entry{{":path", "/"}, {"x-a", "1"}, {"authorization", "Bearer c"}, {"x-a", "2"}, {"x-b", "3"}, {"x-b", "4"}}},
-		{"appendExisting comma-joins to the first entry", func(h *Headers) { h.appendExisting("x-a", "9") },
+		{"appendCopy comma-joins to the first entry", func(h *Headers) { h.appendCopy("x-a", "9") },
 			[]Entry{{":path", "/"}, {"x-a", "1,9"}, {"authorization", "Bearer c"}, {"x-a", "2"}, {"x-b", "3"}}},
-		{"appendExisting does nothing when absent", func(h *Headers) { h.appendExisting("x-c", "9") },
-			[]Entry{{":path", "/"}, {"x-a", "1"}, {"authorization", "Bearer c"}, {"x-a", "2"}, {"x-b", "3"}}},
+		{"appendCopy adds when absent", func(h *Headers) { h.appendCopy("x-c", "9") },
+			[]Entry{{":path", "/"}, {"x-a", "1"}, {"authorization", "Bearer c"}, {"x-a", "2"}, {"x-b", "3"}, {"x-c", "9"}}},
+		{"appendCopy joins cookies with a semicolon", func(h *Headers) { h.add("cookie", "a=1"); h.appendCopy("cookie", "b=2") },
+			[]Entry{{":path", "/"}, {"x-a", "1"}, {"authorization", "Bearer c"}, {"x-a", "2"}, {"x-b", "3"}, {"cookie", "a=1; b=2"}}},
 		{"remove drops every entry", func(h *Headers) { h.remove("x-a") },
 			[]Entry{{":path", "/"}, {"authorization", "Bearer c"}, {"x-b", "3"}}},
 	}
@@ -63,6 +65,11 @@ func TestHeaderOperations(t *testing.T) {
 		if !reflect.DeepEqual(h.entries, c.want) {
 			t.Errorf("%s:\n%q\nwant\n%q", c.name, h.entries, c.want)
 		}
+	}
+	r := NewHeaders(request(nil))
+	r.RewriteHost("api.anthropic.com")
+	if got, _ := r.Get(":authority"); got != "api.anthropic.com" {
+		t.Errorf("RewriteHost: :authority %q", got)
 	}
 	h := base()
 	if got := h.HTTPHeader(); !reflect.DeepEqual(got, http.Header{"X-A": {"1", "2"}, "Authorization": {"Bearer c"}, "X-B": {"3"}}) {
