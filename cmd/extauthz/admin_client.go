@@ -51,7 +51,7 @@ func adminAddr(flagValue string, lookup env) (string, error) {
 	if v := strings.TrimSpace(flagValue); v != "" {
 		return v, nil
 	}
-	v, _ := lookup("EXTAUTHZ_ADMIN_ADDR")
+	v, _ := lookup.Lookup("EXTAUTHZ_ADMIN_ADDR")
 	switch v = strings.TrimSpace(v); {
 	case v == "":
 		return defaultAdminAddr, nil
