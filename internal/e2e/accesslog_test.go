@@ -149,3 +149,48 @@ func TestAccessLogEntriesThroughEveryEnvoy(t *testing.T) {
 		})
 	}
 }
+
+// TestUpstream401HealsThroughEveryEnvoy: with the access logger streaming
+// to extauthz itself (the shipped configs' layout), an upstream 401 —
+// Anthropic revoking the token early — leads to a new token on the
+// requests that follow, without waiting for the scheduled refresh (the
+// tokens live an hour).
+func TestUpstream401HealsThroughEveryEnvoy(t *testing.T) {
+	for _, v := range envoymodel.Versions() {
+		t.Run(v.String(), func(t *testing.T) {
+			// A service per version: a credential acts on one 401 per 30 s.
+			emu, svc, up := startWIF(t, time.Hour)
+			p := startLoggingProxy(t, v, svc, up, accesslogv3.NewAccessLogServiceClient(svc.conn))
+			if status, _, _ := send(t, p, ""); status != http.StatusOK {
+				t.Fatalf("first request: status %d", status)
+			}
+			first := wifBearer(t, only(t, up))
+			up.rejectCredentials(true) // the token is revoked upstream
+			if status, _, _ := send(t, p, ""); status != http.StatusUnauthorized {
+				t.Fatalf("request after the revocation: status %d, want the upstream's 401", status)
+			}
+			up.rejectCredentials(false)
+			if got := wifBearer(t, only(t, up)); got != first {
+				t.Fatal("the revoked request did not carry the first token")
+			}
+			// The refresh runs in extauthz's refresher, an exchange away:
+			// the deadline only guards against a hang.
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				if status, _, _ := send(t, p, ""); status != http.StatusOK {
+					t.Fatalf("status %d after the 401", status)
+				}
+				if got := wifBearer(t, only(t, up)); got != first {
+					if !emu.Valid(got) {
+						t.Error("the new bearer is not a token the emulator minted")
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("requests after an upstream 401 still carry the revoked token")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			checkWire(t, p)
+		})
+	}
+}
