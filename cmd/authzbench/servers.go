@@ -78,7 +78,7 @@ func startServer(ctx context.Context, kind string, l launch) (*server, error) {
 			return nil, err
 		}
 		argv = []string{l.extauthz, "serve"}
-		env = []string{"EXTAUTHZ_GRPC_ADDR=" + grpcAddr, "EXTAUTHZ_HTTP_ADDR=" + s.httpAddr, "EXTAUTHZ_LOG_LEVEL=info"}
+		env = []string{"EXTAUTHZ_GRPC_ADDR=" + grpcAddr, "EXTAUTHZ_HTTP_ADDR=" + s.httpAddr, "EXTAUTHZ_ADMIN_ADDR=off", "EXTAUTHZ_LOG_LEVEL=info"}
 		if kind == serverWIF {
 			for k, v := range l.emulatorEnv {
 				env = append(env, k+"="+v)

@@ -91,7 +91,7 @@ func TestComposeStackServeAgainstEmulator(t *testing.T) {
 			svcEnv[k] = strings.ReplaceAll(v, composeEmulator, emuAddr)
 		}
 	}
-	svcEnv["EXTAUTHZ_GRPC_ADDR"], svcEnv["EXTAUTHZ_HTTP_ADDR"] = sockets(t)
+	svcEnv["EXTAUTHZ_GRPC_ADDR"], svcEnv["EXTAUTHZ_HTTP_ADDR"], svcEnv["EXTAUTHZ_ADMIN_ADDR"] = sockets(t)
 	env := mapEnv(svcEnv)
 	stopServe, serveLog := background(t, env, "serve")
 	waitServing(t, svcEnv["EXTAUTHZ_GRPC_ADDR"])

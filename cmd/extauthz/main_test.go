@@ -100,9 +100,9 @@ func waitStatus(t *testing.T, conn *grpc.ClientConn, want healthpb.HealthCheckRe
 }
 
 // sockets returns a unix gRPC address and HTTP address in a fresh directory.
-func sockets(t *testing.T) (grpcAddr, httpAddr string) {
+func sockets(t *testing.T) (grpcAddr, httpAddr, adminAddr string) {
 	dir := t.TempDir()
-	return "unix:" + dir + "/grpc.sock", "unix:" + dir + "/http.sock"
+	return "unix:" + dir + "/grpc.sock", "unix:" + dir + "/http.sock", "unix:" + dir + "/admin.sock"
 }
 
 func TestUnknownCommand(t *testing.T) {

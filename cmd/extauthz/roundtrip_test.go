@@ -17,8 +17,9 @@ const staticKey = "sk-ant-api03-cmd-test-static-key-0123456789"
 
 func TestServeStaticKeyAndCheck(t *testing.T) {
 	suiteOutput.Remember(staticKey)
-	grpcAddr, httpAddr := sockets(t)
-	env := mapEnv(map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_GRPC_ADDR": grpcAddr, "EXTAUTHZ_HTTP_ADDR": httpAddr})
+	grpcAddr, httpAddr, adminAddr := sockets(t)
+	env := mapEnv(map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_GRPC_ADDR": grpcAddr, "EXTAUTHZ_HTTP_ADDR": httpAddr,
+		"EXTAUTHZ_ADMIN_ADDR": adminAddr})
 	stop, stderr := background(t, env, "serve")
 	waitServing(t, grpcAddr)
 
@@ -33,6 +34,13 @@ func TestServeStaticKeyAndCheck(t *testing.T) {
 	}
 	if code, stdout, _ := invoke(t, env, "health"); code != exitOK || strings.TrimSpace(stdout) != "SERVING" {
 		t.Errorf("health: exit %d, %q", code, stdout)
+	}
+	// The admin API of the same process: the one credential, named default.
+	if code, stdout, stderr := invoke(t, env, "status"); code != exitOK || !strings.Contains(stdout, "default") || !strings.Contains(stdout, "static") {
+		t.Errorf("status: exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := invoke(t, env, "refresh", "default"); code != exitFailed || !strings.Contains(stderr, "static keys do not refresh") {
+		t.Errorf("refresh of a static key: exit %d, %s", code, stderr)
 	}
 	if code := stop(); code != exitOK {
 		t.Errorf("serve exit %d after the stop signal; stderr:\n%s", code, stderr)
@@ -53,7 +61,7 @@ func TestServeGitHubOIDCAndCheck(t *testing.T) {
 	defer emu.Close()
 	m := emu.Env()
 	suiteOutput.Remember(m["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	m["EXTAUTHZ_GRPC_ADDR"], m["EXTAUTHZ_HTTP_ADDR"] = sockets(t)
+	m["EXTAUTHZ_GRPC_ADDR"], m["EXTAUTHZ_HTTP_ADDR"], m["EXTAUTHZ_ADMIN_ADDR"] = sockets(t)
 	m["EXTAUTHZ_ALLOWED_HOSTS"] = "api.anthropic.com"
 	env := mapEnv(m)
 	background(t, env, "serve")
@@ -99,7 +107,7 @@ func TestServeOIDCFile(t *testing.T) {
 	delete(m, "ACTIONS_ID_TOKEN_REQUEST_URL")
 	delete(m, "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 	m["AWF_AUTH_TYPE"], m["AWF_AUTH_OIDC_TOKEN_FILE"] = "oidc-file", file
-	m["EXTAUTHZ_GRPC_ADDR"], m["EXTAUTHZ_HTTP_ADDR"] = sockets(t)
+	m["EXTAUTHZ_GRPC_ADDR"], m["EXTAUTHZ_HTTP_ADDR"], m["EXTAUTHZ_ADMIN_ADDR"] = sockets(t)
 	env := mapEnv(m)
 	background(t, env, "serve")
 	waitServing(t, m["EXTAUTHZ_GRPC_ADDR"])
@@ -110,9 +118,9 @@ func TestServeOIDCFile(t *testing.T) {
 
 // TestDevAndCheck is the README's first command followed by `extauthz check`.
 func TestDevAndCheck(t *testing.T) {
-	grpcAddr, httpAddr := sockets(t)
+	grpcAddr, httpAddr, adminAddr := sockets(t)
 	env := mapEnv(map[string]string{
-		"EXTAUTHZ_GRPC_ADDR": grpcAddr, "EXTAUTHZ_HTTP_ADDR": httpAddr,
+		"EXTAUTHZ_GRPC_ADDR": grpcAddr, "EXTAUTHZ_HTTP_ADDR": httpAddr, "EXTAUTHZ_ADMIN_ADDR": adminAddr,
 		// dev must ignore a developer's real credentials in the environment.
 		"ANTHROPIC_API_KEY": staticKey, "AWF_AUTH_TYPE": "oidc-file",
 	})
@@ -122,6 +130,13 @@ func TestDevAndCheck(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "authorization: Bearer sk-ant-oat01-… (fingerprint ") ||
 		!strings.Contains(stdout, "remove  x-api-key") {
 		t.Fatalf("check against dev: exit %d:\n%s", code, stdout)
+	}
+	// The README's admin commands against dev: refresh now, then the table.
+	if code, stdout, stderr := invoke(t, env, "refresh", "default"); code != exitOK || !strings.Contains(stdout, "github-oidc") {
+		t.Errorf("refresh default against dev: exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := invoke(t, env, "status"); code != exitOK || !strings.Contains(stdout, "fresh") || !strings.Contains(stdout, "EXPIRES") {
+		t.Errorf("status against dev: exit %d:\n%s%s", code, stdout, stderr)
 	}
 	if code := stop(); code != exitOK {
 		t.Errorf("dev exit %d", code)
@@ -142,7 +157,7 @@ func TestHealthNotServing(t *testing.T) {
 	emu.Fail(401, 0)
 	m := emu.Env()
 	suiteOutput.Remember(m["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
-	m["EXTAUTHZ_GRPC_ADDR"], m["EXTAUTHZ_HTTP_ADDR"] = sockets(t)
+	m["EXTAUTHZ_GRPC_ADDR"], m["EXTAUTHZ_HTTP_ADDR"], m["EXTAUTHZ_ADMIN_ADDR"] = sockets(t)
 	env := mapEnv(m)
 	_, stderr := background(t, env, "serve")
 	conn, err := dial(m["EXTAUTHZ_GRPC_ADDR"])

@@ -27,10 +27,10 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			grpcAddr, httpAddr := sockets(t)
+			grpcAddr, httpAddr, _ := sockets(t)
 			var stderr output
 			cmd := exec.Command(bin, "dev")
-			cmd.Env = append(os.Environ(), "EXTAUTHZ_GRPC_ADDR="+grpcAddr, "EXTAUTHZ_HTTP_ADDR="+httpAddr, "EXTAUTHZ_LOG_FORMAT=json")
+			cmd.Env = append(os.Environ(), "EXTAUTHZ_GRPC_ADDR="+grpcAddr, "EXTAUTHZ_HTTP_ADDR="+httpAddr, "EXTAUTHZ_ADMIN_ADDR=off", "EXTAUTHZ_LOG_FORMAT=json")
 			cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -55,7 +55,7 @@ type authzService struct {
 func startService(t *testing.T, env map[string]string) *authzService {
 	t.Helper()
 	env = maps.Clone(env)
-	env["EXTAUTHZ_GRPC_ADDR"], env["EXTAUTHZ_HTTP_ADDR"], env["EXTAUTHZ_LOG_LEVEL"] = "127.0.0.1:0", "off", "debug"
+	env["EXTAUTHZ_GRPC_ADDR"], env["EXTAUTHZ_HTTP_ADDR"], env["EXTAUTHZ_ADMIN_ADDR"], env["EXTAUTHZ_LOG_LEVEL"] = "127.0.0.1:0", "off", "off", "debug"
 	cfg, err := config.Load(context.Background(), config.MapEnv(env))
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -63,7 +63,7 @@ func (s *Service) buildCredential(index int, cfg *config.Credential, o Options) 
 		Source:    source,
 		Exchanger: ex,
 		Logger:    s.log,
-		Observer:  observers{s.metrics.Tokens(index), healthUpdater{s}},
+		Observer:  observers{s.metrics.Tokens(index), healthUpdater{s}, s.changes.Observer(cfg.Name)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refresher: %w", err)

@@ -20,6 +20,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
+	"extauthz/internal/admin"
 	"extauthz/internal/authz"
 	"extauthz/internal/config"
 	"extauthz/internal/feedback"
@@ -52,18 +53,22 @@ type Options struct {
 
 // Service is one running extauthz.
 type Service struct {
-	cfg     *config.Config
-	log     *slog.Logger
-	metrics *telemetry.Metrics
-	creds   []*credential // in configuration order
-	health  *health.Server
-	healthM sync.Mutex // orders the health updates of several refreshers
-	grpcSrv *grpc.Server
-	httpSrv *http.Server // nil when EXTAUTHZ_HTTP_ADDR=off
+	cfg      *config.Config
+	log      *slog.Logger
+	metrics  *telemetry.Metrics
+	creds    []*credential // in configuration order
+	health   *health.Server
+	healthM  sync.Mutex // orders the health updates of several refreshers
+	grpcSrv  *grpc.Server
+	httpSrv  *http.Server  // nil when EXTAUTHZ_HTTP_ADDR=off
+	changes  admin.Changes // status changes, for the admin API's watchers
+	admin    *admin.Server
+	adminSrv *grpc.Server // nil when EXTAUTHZ_ADMIN_ADDR=off
 
 	stopTracing func(context.Context) error
 	grpcLn      net.Listener
 	httpLn      net.Listener
+	adminLn     net.Listener
 	stopping    atomic.Bool
 }
 
@@ -134,6 +139,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 	if !isOff(cfg.HTTPAddr) {
 		s.httpSrv = s.newHTTPServer()
 	}
+	if !isOff(cfg.AdminAddr) {
+		if err := s.newAdminServer(o); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -150,6 +160,15 @@ func (s *Service) Listen() error {
 			return fmt.Errorf("EXTAUTHZ_HTTP_ADDR: %w", err)
 		}
 	}
+	if s.adminSrv != nil {
+		if s.adminLn, err = listen(s.cfg.AdminAddr); err != nil {
+			s.grpcLn.Close()
+			if s.httpLn != nil {
+				s.httpLn.Close()
+			}
+			return fmt.Errorf("EXTAUTHZ_ADMIN_ADDR: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -158,6 +177,9 @@ func (s *Service) GRPCAddr() string { return addrString(s.grpcLn) }
 
 // HTTPAddr is the bound HTTP address, or "" when it is off or not bound.
 func (s *Service) HTTPAddr() string { return addrString(s.httpLn) }
+
+// AdminAddr is the bound admin API address, or "" when it is off or not bound.
+func (s *Service) AdminAddr() string { return addrString(s.adminLn) }
 
 // Ready reports whether every credential is servable now and the service
 // is not shutting down: the rule behind grpc.health.v1, /readyz and
@@ -195,8 +217,11 @@ func (s *Service) Run(ctx context.Context) error {
 		}
 	}
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.grpcSrv.Serve(s.grpcLn) }()
+	if s.adminSrv != nil {
+		go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
+	}
 	if s.httpSrv != nil {
 		go func() {
 			if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -205,7 +230,7 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	s.log.Info("extauthz serving", s.describeCredentials(), "grpc_addr", s.GRPCAddr(),
-		"http_addr", s.HTTPAddr(), "allowed_hosts", s.cfg.AllowedHosts)
+		"http_addr", s.HTTPAddr(), "admin_addr", s.AdminAddr(), "allowed_hosts", s.cfg.AllowedHosts)
 
 	var runErr error
 	select {
@@ -220,13 +245,25 @@ func (s *Service) Run(ctx context.Context) error {
 	s.health.Shutdown() // NOT_SERVING for every service, and no more updates
 	s.healthM.Unlock()
 
+	if s.admin != nil {
+		s.admin.Close() // ends watch streams, which would hold GracefulStop
+	}
 	stopped := make(chan struct{})
-	go func() { s.grpcSrv.GracefulStop(); close(stopped) }()
+	go func() {
+		s.grpcSrv.GracefulStop()
+		if s.adminSrv != nil {
+			s.adminSrv.GracefulStop()
+		}
+		close(stopped)
+	}()
 	select {
 	case <-stopped:
 	case <-time.After(gracePeriod):
 		s.log.Warn("graceful stop timed out, closing connections", "after", gracePeriod)
 		s.grpcSrv.Stop()
+		if s.adminSrv != nil {
+			s.adminSrv.Stop()
+		}
 		<-stopped
 	}
 	if s.httpSrv != nil {

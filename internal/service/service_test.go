@@ -49,7 +49,7 @@ type running struct {
 // binds and runs the service.
 func start(t *testing.T, env map[string]string) *running {
 	t.Helper()
-	for k, v := range map[string]string{"EXTAUTHZ_GRPC_ADDR": "127.0.0.1:0", "EXTAUTHZ_HTTP_ADDR": "127.0.0.1:0", "EXTAUTHZ_LOG_LEVEL": "debug"} {
+	for k, v := range map[string]string{"EXTAUTHZ_GRPC_ADDR": "127.0.0.1:0", "EXTAUTHZ_HTTP_ADDR": "127.0.0.1:0", "EXTAUTHZ_ADMIN_ADDR": "127.0.0.1:0", "EXTAUTHZ_LOG_LEVEL": "debug"} {
 		if _, ok := env[k]; !ok {
 			env[k] = v
 		}

@@ -2,16 +2,21 @@ package service
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/prototext"
 
 	"extauthz/internal/authz"
 	"extauthz/internal/healthwatch"
+	adminv1 "extauthz/proto-gen/extauthz/admin/v1"
 )
 
 // teamsEnv configures team-a and team-b, each against its own emulator
@@ -124,5 +129,40 @@ func TestReadinessNeedsEveryCredential(t *testing.T) {
 	bearer(t, r.checkAs(t, "team-a", ""))
 	if resp := r.checkAs(t, "team-b", ""); resp.GetDeniedResponse().GetStatus().GetCode() != 503 {
 		t.Errorf("team-b without a token: want 503, got %d", resp.GetDeniedResponse().GetStatus().GetCode())
+	}
+}
+
+// TestAdminListsEveryCredential: the admin API of the running service
+// lists both credentials in configured order, with their service accounts
+// and fingerprints, never a token.
+func TestAdminListsEveryCredential(t *testing.T) {
+	env, _, _ := teamsEnv(t)
+	r := start(t, env)
+	r.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
+	conn, err := grpc.NewClient("passthrough:///"+r.svc.AdminAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := adminv1.NewAdminServiceClient(conn).ListCredentials(ctx, &adminv1.ListCredentialsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range resp.GetCredentials() {
+		got = append(got, c.GetName()+" "+c.GetMode().String()+" "+c.GetState().String())
+		tok := r.svc.creds[len(got)-1].refresher.Status().Token
+		if c.GetTokenFingerprint() != tok.Value.Fingerprint() || c.GetServiceAccountId() != r.svc.creds[len(got)-1].cfg.ServiceAccountID {
+			t.Errorf("%s: fingerprint or service account differ from the refresher's", c.GetName())
+		}
+		if strings.Contains(prototext.Format(c), tok.Value.Reveal()) {
+			t.Errorf("%s: the admin API shows the token", c.GetName())
+		}
+	}
+	want := []string{"team-a CREDENTIAL_MODE_GITHUB_OIDC CREDENTIAL_STATE_FRESH", "team-b CREDENTIAL_MODE_GITHUB_OIDC CREDENTIAL_STATE_FRESH"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ListCredentials = %q, want %q", got, want)
 	}
 }

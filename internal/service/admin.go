@@ -1,0 +1,52 @@
+package service
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"extauthz/internal/admin"
+)
+
+// newAdminServer builds the admin API (extauthz.admin.v1) over the
+// service's credentials, for EXTAUTHZ_ADMIN_ADDR. It hands out no secret:
+// states, fingerprints and the non-secret identifiers; a refresh per
+// credential per 5 s.
+func (s *Service) newAdminServer(o Options) error {
+	var creds []admin.Credential
+	for _, c := range s.creds {
+		if c.refresher == nil {
+			creds = append(creds, admin.StaticKey(c.cfg.Name, c.cfg.APIKey))
+			continue
+		}
+		creds = append(creds, admin.FromRefresher(c.cfg.Name, admin.Info{
+			Mode:             admin.Mode(c.cfg.Type()),
+			FederationRuleID: c.cfg.FederationRuleID,
+			OrganizationID:   c.cfg.OrganizationID,
+			ServiceAccountID: c.cfg.ServiceAccountID,
+			WorkspaceID:      c.cfg.WorkspaceID,
+		}, c.refresher))
+	}
+	var err error
+	s.admin, err = admin.NewServer(admin.Options{Credentials: creds, Changes: &s.changes, Logger: o.Logger})
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	s.adminSrv = s.admin.GRPCServer(adminServerOptions()...)
+	return nil
+}
+
+// adminServerOptions bound the admin listener: its requests are a name at
+// most, and an operator's tool needs no more than a few streams.
+func adminServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(64 << 10),
+		grpc.MaxConcurrentStreams(64),
+		grpc.MaxHeaderListSize(maxHeaderListSize),
+		grpc.ConnectionTimeout(connectionTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+	}
+}
