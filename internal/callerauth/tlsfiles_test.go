@@ -1,0 +1,172 @@
+package callerauth
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLoadServerTLSNamesTheWrongFile: each initial-load problem is a
+// *FileError for the file at fault, and no message holds key material.
+func TestLoadServerTLSNamesTheWrongFile(t *testing.T) {
+	ca, other := newCA(t, "server CA"), newCA(t, "other CA")
+	good := ca.issue(t, serverLeaf)
+	stranger := other.issue(t, serverLeaf)
+	expired := ca.issue(t, leaf{cn: serverName, dns: []string{serverName}, notAfter: time.Now().Add(-time.Minute)})
+	dir := t.TempDir()
+	w := func(name string, b []byte) string { return writeFile(t, dir, name, b) }
+	cert, key, caFile := w("good.crt", good.certPEM), w("good.key", good.keyPEM), w("ca.crt", ca.pem)
+	half := good.certPEM[:len(good.certPEM)/3]
+
+	type want struct {
+		role FileRole
+		err  error
+	}
+	cases := []struct {
+		name  string
+		files TLSFiles
+		want  []want
+	}{
+		{"certificate unreadable", TLSFiles{CertFile: filepath.Join(dir, "missing.crt"), KeyFile: key},
+			[]want{{RoleCert, fs.ErrNotExist}}},
+		{"key unreadable", TLSFiles{CertFile: cert, KeyFile: filepath.Join(dir, "missing.key")},
+			[]want{{RoleKey, fs.ErrNotExist}}},
+		{"CA unreadable", TLSFiles{CertFile: cert, KeyFile: key, ClientCAFile: dir},
+			nil}, // a directory: the error is the OS's; checked below by role only
+		{"certificate not PEM", TLSFiles{CertFile: w("text.crt", []byte("hello")), KeyFile: key},
+			[]want{{RoleCert, ErrNotPEM}}},
+		{"certificate empty", TLSFiles{CertFile: w("empty.crt", nil), KeyFile: key},
+			[]want{{RoleCert, ErrNotPEM}}},
+		{"certificate half-written", TLSFiles{CertFile: w("half.crt", half), KeyFile: key},
+			[]want{{RoleCert, ErrCorruptPEM}}},
+		{"certificate that does not parse", TLSFiles{CertFile: w("junk.crt", pemBlock("CERTIFICATE", []byte("junk"))), KeyFile: key},
+			[]want{{RoleCert, ErrBadCertificate}}},
+		{"key not PEM", TLSFiles{CertFile: cert, KeyFile: w("text.key", []byte("hello"))},
+			[]want{{RoleKey, ErrNotPEM}}},
+		{"key that does not parse", TLSFiles{CertFile: cert, KeyFile: w("junk.key", pemBlock("PRIVATE KEY", []byte("junk")))},
+			[]want{{RoleKey, ErrBadPrivateKey}}},
+		{"key of another certificate", TLSFiles{CertFile: cert, KeyFile: w("stranger.key", stranger.keyPEM)},
+			[]want{{RoleKey, ErrKeyMismatch}}},
+		{"files swapped", TLSFiles{CertFile: key, KeyFile: cert},
+			[]want{{RoleCert, ErrNoCertificate}, {RoleKey, ErrNoPrivateKey}}},
+		{"certificate expired", TLSFiles{CertFile: w("expired.crt", expired.certPEM), KeyFile: w("expired.key", expired.keyPEM)},
+			[]want{{RoleCert, ErrExpired}}},
+		{"key missing", TLSFiles{CertFile: cert},
+			[]want{{RoleKey, ErrNotSet}}},
+		{"certificate missing", TLSFiles{KeyFile: key},
+			[]want{{RoleCert, ErrNotSet}}},
+		{"CA bundle without certificates", TLSFiles{CertFile: cert, KeyFile: key, ClientCAFile: w("keyonly.pem", good.keyPEM)},
+			[]want{{RoleClientCA, ErrNoCertificate}}},
+		{"CA bundle empty", TLSFiles{CertFile: cert, KeyFile: key, ClientCAFile: w("empty.pem", nil)},
+			[]want{{RoleClientCA, ErrNotPEM}}},
+		{"several at once", TLSFiles{CertFile: filepath.Join(dir, "missing.crt"), KeyFile: key, ClientCAFile: w("text.pem", []byte("x"))},
+			[]want{{RoleCert, fs.ErrNotExist}, {RoleClientCA, ErrNotPEM}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := LoadServerTLS(c.files, TLSOptions{})
+			if err == nil {
+				t.Fatal("loaded")
+			}
+			for _, line := range keyMaterial(good.keyPEM) {
+				if strings.Contains(err.Error(), line) {
+					t.Fatal("the error holds key material")
+				}
+			}
+			got := fileErrors(err)
+			if c.want == nil {
+				if len(got) != 1 || got[0].Role != RoleClientCA {
+					t.Fatalf("got %v, want one client CA problem", err)
+				}
+				return
+			}
+			if len(got) != len(c.want) {
+				t.Fatalf("got %d problems (%v), want %d", len(got), err, len(c.want))
+			}
+			for i, w := range c.want {
+				if got[i].Role != w.role || !errors.Is(got[i], w.err) {
+					t.Errorf("problem %d: %v (role %v), want role %v and %v", i, got[i], got[i].Role, w.role, w.err)
+				}
+			}
+		})
+	}
+	if _, err := LoadServerTLS(TLSFiles{CertFile: cert, KeyFile: key, ClientCAFile: caFile}, TLSOptions{}); err != nil {
+		t.Errorf("good files: %v", err)
+	}
+}
+
+// fileErrors unpacks errors.Join'd *FileErrors in order.
+func fileErrors(err error) []*FileError {
+	var out []*FileError
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var fe *FileError
+		if errors.As(e, &fe) {
+			out = append(out, fe)
+		}
+	}
+	return out
+}
+
+// TestServerConfigOffersH2: every configuration handed out offers ALPN h2,
+// TLS ≥ 1.2 and, with a CA bundle, requires and verifies client
+// certificates.
+func TestServerConfigOffersH2(t *testing.T) {
+	ca := newCA(t, "ca")
+	for _, withCA := range []bool{false, true} {
+		files := pemFiles(t, ca.issue(t, serverLeaf))
+		if withCA {
+			files = pemFiles(t, ca.issue(t, serverLeaf), ca)
+		}
+		s, err := LoadServerTLS(files, TLSOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cfg := range []*tlsConfigView{view(s.Config()), view(mustConfigForClient(t, s))} {
+			if !cfg.h2 || cfg.minVersion < 0x0303 {
+				t.Errorf("CA %v: config without h2 or below TLS 1.2: %+v", withCA, cfg)
+			}
+		}
+		if got := view(mustConfigForClient(t, s)); got.requireClientCert != withCA || s.VerifiesClients() != withCA {
+			t.Errorf("CA %v: client certificates required = %v", withCA, got.requireClientCert)
+		}
+	}
+}
+
+// tlsConfigView is what the tests check of a *tls.Config.
+type tlsConfigView struct {
+	h2                bool
+	minVersion        uint16
+	requireClientCert bool
+}
+
+func view(c *tls.Config) *tlsConfigView {
+	return &tlsConfigView{
+		h2:                slices.Contains(c.NextProtos, "h2"),
+		minVersion:        c.MinVersion,
+		requireClientCert: c.ClientAuth == tls.RequireAndVerifyClientCert && c.ClientCAs != nil,
+	}
+}
+
+func mustConfigForClient(t *testing.T, s *ServerTLS) *tls.Config {
+	t.Helper()
+	c, err := s.Config().GetConfigForClient(&tls.ClientHelloInfo{})
+	if err != nil || c == nil {
+		t.Fatalf("GetConfigForClient: %v", err)
+	}
+	return c
+}
+
+// verifyAgainst are options that verify a client certificate as cfg would.
+func verifyAgainst(cfg *tls.Config) x509.VerifyOptions {
+	return x509.VerifyOptions{Roots: cfg.ClientCAs, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+}
