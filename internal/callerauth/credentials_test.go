@@ -2,7 +2,6 @@ package callerauth
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/credentials"
+
+	"extauthz/internal/testpki"
 )
 
 // handshake runs the guard's server handshake on one end of a loopback
@@ -85,7 +86,7 @@ func TestAuthInfoPlaintext(t *testing.T) {
 
 func TestAuthInfoOverTLS(t *testing.T) {
 	serverCA, clientCA := newCA(t, "server CA"), newCA(t, "client CA")
-	s, err := LoadServerTLS(pemFiles(t, serverCA.issue(t, serverLeaf), clientCA), TLSOptions{})
+	s, err := LoadServerTLS(pemFiles(t, serverCA.Issue(t, serverLeaf), clientCA), TLSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +96,10 @@ func TestAuthInfoOverTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert := clientCA.issue(t, leaf{cn: "gw", uris: []string{gatewayID}, dns: []string{envoyDNS}})
-	pair, _ := tls.X509KeyPair(cert.certPEM, cert.keyPEM)
+	cert := clientCA.Issue(t, testpki.Leaf{CommonName: "gw", URIs: []string{gatewayID}, DNSNames: []string{envoyDNS}})
+	pair := cert.TLSCertificate(t)
 	ai, err := handshake(t, g, "tcp", func(c net.Conn) {
-		tc := tls.Client(c, &tls.Config{ServerName: serverName, RootCAs: poolOf(serverCA), Certificates: []tls.Certificate{pair}, NextProtos: []string{"h2"}})
+		tc := tls.Client(c, &tls.Config{ServerName: serverName, RootCAs: serverCA.Pool(), Certificates: []tls.Certificate{pair}, NextProtos: []string{"h2"}})
 		tc.Handshake()
 	})
 	if err != nil {
@@ -123,7 +124,7 @@ func TestAuthInfoOverTLS(t *testing.T) {
 // DEBUG.
 func TestProbeIsNotAHandshakeFailure(t *testing.T) {
 	ca := newCA(t, "ca")
-	s, err := LoadServerTLS(pemFiles(t, ca.issue(t, serverLeaf)), TLSOptions{})
+	s, err := LoadServerTLS(pemFiles(t, ca.Issue(t, serverLeaf)), TLSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +140,4 @@ func TestProbeIsNotAHandshakeFailure(t *testing.T) {
 	if obs.handshakeFailed.Load() != 0 || logs.count(`"level":"WARN"`) != 0 || logs.count("closed before the TLS handshake") != 1 {
 		t.Errorf("a probe was reported as a failure (%d):\n%s", obs.handshakeFailed.Load(), logs)
 	}
-}
-
-func poolOf(ca *testCA) *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
 }

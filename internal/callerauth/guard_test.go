@@ -108,7 +108,7 @@ func TestNewGuardRefusesSANEntriesWithoutClientCA(t *testing.T) {
 		t.Errorf("plaintext: %v", err)
 	}
 	ca := newCA(t, "ca")
-	s, err := LoadServerTLS(pemFiles(t, ca.issue(t, serverLeaf)), TLSOptions{})
+	s, err := LoadServerTLS(pemFiles(t, ca.Issue(t, serverLeaf)), TLSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

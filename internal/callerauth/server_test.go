@@ -17,6 +17,7 @@ import (
 
 	"extauthz/internal/authz"
 	"extauthz/internal/secret"
+	"extauthz/internal/testpki"
 )
 
 // testKey is the credential the test server hands out: what an attacker
@@ -127,7 +128,6 @@ func listenTCP(t *testing.T) net.Listener {
 type outcome struct {
 	token  bool  // Check answered with the credential
 	err    error // the RPC's error
-	leaf   *x509.Certificate
 	health healthpb.HealthCheckResponse_ServingStatus
 }
 
@@ -183,10 +183,10 @@ func hasTestKey(resp *authv3.CheckResponse) bool {
 
 // clientTLS are a client's credentials: it trusts roots and presents cert
 // (if not nil). seen, if not nil, receives the server's leaf certificate.
-func clientTLS(roots *testCA, cert *issued, seen **x509.Certificate) credentials.TransportCredentials {
-	cfg := &tls.Config{RootCAs: poolOf(roots), ServerName: serverName, MinVersion: tls.VersionTLS12}
+func clientTLS(roots *testpki.CA, cert *testpki.Pair, seen **x509.Certificate) credentials.TransportCredentials {
+	cfg := &tls.Config{RootCAs: roots.Pool(), ServerName: serverName, MinVersion: tls.VersionTLS12}
 	if cert != nil {
-		pair, err := tls.X509KeyPair(cert.certPEM, cert.keyPEM)
+		pair, err := tls.X509KeyPair(cert.CertPEM, cert.KeyPEM)
 		if err != nil {
 			panic(err)
 		}

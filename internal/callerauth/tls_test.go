@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
+
+	"extauthz/internal/testpki"
 )
 
 // gatewayNS is an allow-list entry for everything below a namespace.
@@ -24,21 +26,21 @@ const gatewayNS = "spiffe://cluster.local/ns/egress-2/*"
 // clientCA and allows gatewayID, everything below gatewayNS and envoyDNS.
 type mtlsServer struct {
 	*harness
-	serverCA, clientCA *testCA
+	serverCA, clientCA *testpki.CA
 	files              TLSFiles
 }
 
 func startMTLS(t *testing.T) *mtlsServer {
 	s := &mtlsServer{harness: newHarness(t), serverCA: newCA(t, "server CA"), clientCA: newCA(t, "client CA")}
-	s.files = pemFiles(t, s.serverCA.issue(t, serverLeaf), s.clientCA)
+	s.files = pemFiles(t, s.serverCA.Issue(t, serverLeaf), s.clientCA)
 	s.loadTLS(s.files)
 	s.serve(listenTCP(t), gatewayID, gatewayNS, "dns:"+envoyDNS)
 	return s
 }
 
 // client is a client with a certificate from ca carrying l's SANs.
-func (s *mtlsServer) client(t *testing.T, ca *testCA, l leaf) credentials.TransportCredentials {
-	c := ca.issue(t, l)
+func (s *mtlsServer) client(t *testing.T, ca *testpki.CA, l testpki.Leaf) credentials.TransportCredentials {
+	c := ca.Issue(t, l)
 	return clientTLS(s.serverCA, &c, nil)
 }
 
@@ -53,14 +55,14 @@ func TestTLSCallers(t *testing.T) {
 		want      codes.Code
 		handshake bool // the TLS handshake itself fails
 	}{
-		{"allowed SPIFFE ID", s.client(t, s.clientCA, leaf{cn: "gw", uris: []string{gatewayID}}), codes.OK, false},
-		{"allowed SPIFFE prefix", s.client(t, s.clientCA, leaf{cn: "gw2", uris: []string{"spiffe://cluster.local/ns/egress-2/sa/gw"}}), codes.OK, false},
-		{"allowed DNS SAN", s.client(t, s.clientCA, leaf{cn: "envoy", dns: []string{"Envoy.Egress.Svc"}}), codes.OK, false},
-		{"URI SAN not on the list", s.client(t, s.clientCA, leaf{cn: "wl", uris: []string{"spiffe://cluster.local/ns/egress/sa/workload"}}), codes.PermissionDenied, false},
-		{"sibling of the prefix", s.client(t, s.clientCA, leaf{cn: "wl", uris: []string{"spiffe://cluster.local/ns/egress-20/sa/gw"}}), codes.PermissionDenied, false},
-		{"DNS SAN not on the list", s.client(t, s.clientCA, leaf{cn: "wl", dns: []string{"workload.default.svc"}}), codes.PermissionDenied, false},
-		{"no SAN at all", s.client(t, s.clientCA, leaf{cn: envoyDNS}), codes.PermissionDenied, false},
-		{"allowed SAN from another CA", s.client(t, stranger, leaf{cn: "gw", uris: []string{gatewayID}}), codes.Unavailable, true},
+		{"allowed SPIFFE ID", s.client(t, s.clientCA, testpki.Leaf{CommonName: "gw", URIs: []string{gatewayID}}), codes.OK, false},
+		{"allowed SPIFFE prefix", s.client(t, s.clientCA, testpki.Leaf{CommonName: "gw2", URIs: []string{"spiffe://cluster.local/ns/egress-2/sa/gw"}}), codes.OK, false},
+		{"allowed DNS SAN", s.client(t, s.clientCA, testpki.Leaf{CommonName: "envoy", DNSNames: []string{"Envoy.Egress.Svc"}}), codes.OK, false},
+		{"URI SAN not on the list", s.client(t, s.clientCA, testpki.Leaf{CommonName: "wl", URIs: []string{"spiffe://cluster.local/ns/egress/sa/workload"}}), codes.PermissionDenied, false},
+		{"sibling of the prefix", s.client(t, s.clientCA, testpki.Leaf{CommonName: "wl", URIs: []string{"spiffe://cluster.local/ns/egress-20/sa/gw"}}), codes.PermissionDenied, false},
+		{"DNS SAN not on the list", s.client(t, s.clientCA, testpki.Leaf{CommonName: "wl", DNSNames: []string{"workload.default.svc"}}), codes.PermissionDenied, false},
+		{"no SAN at all", s.client(t, s.clientCA, testpki.Leaf{CommonName: envoyDNS}), codes.PermissionDenied, false},
+		{"allowed SAN from another CA", s.client(t, stranger, testpki.Leaf{CommonName: "gw", URIs: []string{gatewayID}}), codes.Unavailable, true},
 		{"no client certificate", clientTLS(s.serverCA, nil, nil), codes.Unavailable, true},
 		{"plaintext", insecure.NewCredentials(), codes.Unavailable, true},
 	}
@@ -98,18 +100,18 @@ func TestTLSCallers(t *testing.T) {
 // restart; a connection already open keeps working.
 func TestRotationTakesEffectForNewConnections(t *testing.T) {
 	s := startMTLS(t)
-	gateway := leaf{cn: "gw", uris: []string{gatewayID}}
-	oldClient := s.clientCA.issue(t, gateway)
+	gateway := testpki.Leaf{CommonName: "gw", URIs: []string{gatewayID}}
+	oldClient := s.clientCA.Issue(t, gateway)
 	var seen *x509.Certificate
 	open := dialKeep(t, s.target, clientTLS(s.serverCA, &oldClient, &seen))
 	firstLeaf := seen
 
 	newClientCA := newCA(t, "client CA 2")
-	newServer := s.serverCA.issue(t, serverLeaf)
+	newServer := s.serverCA.Issue(t, serverLeaf)
 	dir := filepath.Dir(s.files.CertFile)
-	writeFile(t, dir, "tls.crt", newServer.certPEM)
-	writeFile(t, dir, "tls.key", newServer.keyPEM)
-	writeFile(t, dir, "ca.crt", newClientCA.pem)
+	writeFile(t, dir, "tls.crt", newServer.CertPEM)
+	writeFile(t, dir, "tls.key", newServer.KeyPEM)
+	writeFile(t, dir, "ca.crt", newClientCA.PEM)
 	if err := s.tls.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -117,12 +119,12 @@ func TestRotationTakesEffectForNewConnections(t *testing.T) {
 	if got := call(t, s.target, clientTLS(s.serverCA, &oldClient, nil)); got.token || status.Code(got.err) != codes.Unavailable {
 		t.Errorf("a client of the removed CA: token %v, %v", got.token, got.err)
 	}
-	newClient := newClientCA.issue(t, gateway)
+	newClient := newClientCA.Issue(t, gateway)
 	var newSeen *x509.Certificate
 	if got := call(t, s.target, clientTLS(s.serverCA, &newClient, &newSeen)); !got.token {
 		t.Fatalf("a client of the new CA: %v", got.err)
 	}
-	if !newSeen.Equal(newServer.cert) || newSeen.Equal(firstLeaf) {
+	if !newSeen.Equal(newServer.Cert) || newSeen.Equal(firstLeaf) {
 		t.Error("a new connection did not get the new server certificate")
 	}
 	if !checkOn(t, open) {
@@ -136,32 +138,32 @@ func TestRotationTakesEffectForNewConnections(t *testing.T) {
 func TestRotationBySymlinkSwap(t *testing.T) {
 	h := newHarness(t)
 	serverCA, clientCA, clientCA2 := newCA(t, "server CA"), newCA(t, "client CA"), newCA(t, "client CA 2")
-	first, second := serverCA.issue(t, serverLeaf), serverCA.issue(t, serverLeaf)
-	vol, files := newK8sVolume(t, map[string][]byte{"tls.crt": first.certPEM, "tls.key": first.keyPEM, "ca.crt": clientCA.pem})
+	first, second := serverCA.Issue(t, serverLeaf), serverCA.Issue(t, serverLeaf)
+	vol, files := newK8sVolume(t, map[string][]byte{"tls.crt": first.CertPEM, "tls.key": first.KeyPEM, "ca.crt": clientCA.PEM})
 	h.loadTLS(files)
 	h.serve(listenTCP(t), gatewayID)
-	gw := leaf{cn: "gw", uris: []string{gatewayID}}
-	c1, c2 := clientCA.issue(t, gw), clientCA2.issue(t, gw)
+	gw := testpki.Leaf{CommonName: "gw", URIs: []string{gatewayID}}
+	c1, c2 := clientCA.Issue(t, gw), clientCA2.Issue(t, gw)
 
-	vol.update(map[string][]byte{"tls.crt": second.certPEM, "tls.key": second.keyPEM, "ca.crt": clientCA2.pem})
+	vol.update(map[string][]byte{"tls.crt": second.CertPEM, "tls.key": second.KeyPEM, "ca.crt": clientCA2.PEM})
 	if err := h.tls.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	var seen *x509.Certificate
-	if got := call(t, h.target, clientTLS(serverCA, &c2, &seen)); !got.token || !seen.Equal(second.cert) {
+	if got := call(t, h.target, clientTLS(serverCA, &c2, &seen)); !got.token || !seen.Equal(second.Cert) {
 		t.Fatalf("after the swap: token %v, %v", got.token, got.err)
 	}
 	if got := call(t, h.target, clientTLS(serverCA, &c1, nil)); got.token {
 		t.Fatal("a client of the old CA still gets the credential")
 	}
 
-	vol.update(map[string][]byte{"tls.crt": []byte("not a certificate"), "tls.key": second.keyPEM, "ca.crt": clientCA2.pem})
+	vol.update(map[string][]byte{"tls.crt": []byte("not a certificate"), "tls.key": second.KeyPEM, "ca.crt": clientCA2.PEM})
 	h.tls.Reload()
 	h.tls.Reload()
 	if n := h.obs.reloadFailed.Load(); n != 1 {
 		t.Errorf("%d reload failures counted, want 1", n)
 	}
-	if got := call(t, h.target, clientTLS(serverCA, &c2, &seen)); !got.token || !seen.Equal(second.cert) {
+	if got := call(t, h.target, clientTLS(serverCA, &c2, &seen)); !got.token || !seen.Equal(second.Cert) {
 		t.Errorf("after a broken update: token %v, %v", got.token, got.err)
 	}
 }
@@ -193,7 +195,7 @@ func TestHandshakeFloodDoesNotStopService(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	gw := s.clientCA.issue(t, leaf{cn: "gw", uris: []string{gatewayID}})
+	gw := s.clientCA.Issue(t, testpki.Leaf{CommonName: "gw", URIs: []string{gatewayID}})
 	if got := call(t, s.target, clientTLS(s.serverCA, &gw, nil)); !got.token {
 		t.Fatalf("a good client was not served during the flood: %v", got.err)
 	}

@@ -10,19 +10,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"extauthz/internal/testpki"
 )
 
 // TestLoadServerTLSNamesTheWrongFile: each initial-load problem is a
 // *FileError for the file at fault, and no message holds key material.
 func TestLoadServerTLSNamesTheWrongFile(t *testing.T) {
 	ca, other := newCA(t, "server CA"), newCA(t, "other CA")
-	good := ca.issue(t, serverLeaf)
-	stranger := other.issue(t, serverLeaf)
-	expired := ca.issue(t, leaf{cn: serverName, dns: []string{serverName}, notAfter: time.Now().Add(-time.Minute)})
+	good := ca.Issue(t, serverLeaf)
+	stranger := other.Issue(t, serverLeaf)
+	expired := ca.Issue(t, testpki.Leaf{CommonName: serverName, DNSNames: []string{serverName}, NotAfter: time.Now().Add(-time.Minute)})
 	dir := t.TempDir()
 	w := func(name string, b []byte) string { return writeFile(t, dir, name, b) }
-	cert, key, caFile := w("good.crt", good.certPEM), w("good.key", good.keyPEM), w("ca.crt", ca.pem)
-	half := good.certPEM[:len(good.certPEM)/3]
+	cert, key, caFile := w("good.crt", good.CertPEM), w("good.key", good.KeyPEM), w("ca.crt", ca.PEM)
+	half := good.CertPEM[:len(good.CertPEM)/3]
 
 	type want struct {
 		role FileRole
@@ -45,27 +47,27 @@ func TestLoadServerTLSNamesTheWrongFile(t *testing.T) {
 			[]want{{RoleCert, ErrNotPEM}}},
 		{"certificate half-written", TLSFiles{CertFile: w("half.crt", half), KeyFile: key},
 			[]want{{RoleCert, ErrCorruptPEM}}},
-		{"certificate that does not parse", TLSFiles{CertFile: w("junk.crt", pemBlock("CERTIFICATE", []byte("junk"))), KeyFile: key},
+		{"certificate that does not parse", TLSFiles{CertFile: w("junk.crt", testpki.Encode("CERTIFICATE", []byte("junk"))), KeyFile: key},
 			[]want{{RoleCert, ErrBadCertificate}}},
 		{"key not PEM", TLSFiles{CertFile: cert, KeyFile: w("text.key", []byte("hello"))},
 			[]want{{RoleKey, ErrNotPEM}}},
-		{"key that does not parse", TLSFiles{CertFile: cert, KeyFile: w("junk.key", pemBlock("PRIVATE KEY", []byte("junk")))},
+		{"key that does not parse", TLSFiles{CertFile: cert, KeyFile: w("junk.key", testpki.Encode("PRIVATE KEY", []byte("junk")))},
 			[]want{{RoleKey, ErrBadPrivateKey}}},
-		{"key of another certificate", TLSFiles{CertFile: cert, KeyFile: w("stranger.key", stranger.keyPEM)},
+		{"key of another certificate", TLSFiles{CertFile: cert, KeyFile: w("stranger.key", stranger.KeyPEM)},
 			[]want{{RoleKey, ErrKeyMismatch}}},
 		{"files swapped", TLSFiles{CertFile: key, KeyFile: cert},
 			[]want{{RoleCert, ErrNoCertificate}, {RoleKey, ErrNoPrivateKey}}},
-		{"certificate expired", TLSFiles{CertFile: w("expired.crt", expired.certPEM), KeyFile: w("expired.key", expired.keyPEM)},
+		{"certificate expired", TLSFiles{CertFile: w("expired.crt", expired.CertPEM), KeyFile: w("expired.key", expired.KeyPEM)},
 			[]want{{RoleCert, ErrExpired}}},
 		{"key missing", TLSFiles{CertFile: cert},
 			[]want{{RoleKey, ErrNotSet}}},
 		{"certificate missing", TLSFiles{KeyFile: key},
 			[]want{{RoleCert, ErrNotSet}}},
-		{"CA bundle without certificates", TLSFiles{CertFile: cert, KeyFile: key, ClientCAFile: w("keyonly.pem", good.keyPEM)},
+		{"CA bundle without certificates", TLSFiles{CertFile: cert, KeyFile: key, ClientCAFile: w("keyonly.PEM", good.KeyPEM)},
 			[]want{{RoleClientCA, ErrNoCertificate}}},
-		{"CA bundle empty", TLSFiles{CertFile: cert, KeyFile: key, ClientCAFile: w("empty.pem", nil)},
+		{"CA bundle empty", TLSFiles{CertFile: cert, KeyFile: key, ClientCAFile: w("empty.PEM", nil)},
 			[]want{{RoleClientCA, ErrNotPEM}}},
-		{"several at once", TLSFiles{CertFile: filepath.Join(dir, "missing.crt"), KeyFile: key, ClientCAFile: w("text.pem", []byte("x"))},
+		{"several at once", TLSFiles{CertFile: filepath.Join(dir, "missing.crt"), KeyFile: key, ClientCAFile: w("text.PEM", []byte("x"))},
 			[]want{{RoleCert, fs.ErrNotExist}, {RoleClientCA, ErrNotPEM}}},
 	}
 	for _, c := range cases {
@@ -74,7 +76,7 @@ func TestLoadServerTLSNamesTheWrongFile(t *testing.T) {
 			if err == nil {
 				t.Fatal("loaded")
 			}
-			for _, line := range keyMaterial(good.keyPEM) {
+			for _, line := range good.KeyLines() {
 				if strings.Contains(err.Error(), line) {
 					t.Fatal("the error holds key material")
 				}
@@ -123,9 +125,9 @@ func fileErrors(err error) []*FileError {
 func TestServerConfigOffersH2(t *testing.T) {
 	ca := newCA(t, "ca")
 	for _, withCA := range []bool{false, true} {
-		files := pemFiles(t, ca.issue(t, serverLeaf))
+		files := pemFiles(t, ca.Issue(t, serverLeaf))
 		if withCA {
-			files = pemFiles(t, ca.issue(t, serverLeaf), ca)
+			files = pemFiles(t, ca.Issue(t, serverLeaf), ca)
 		}
 		s, err := LoadServerTLS(files, TLSOptions{})
 		if err != nil {

@@ -8,25 +8,27 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"extauthz/internal/testpki"
 )
 
 const reloadError = "TLS files changed but cannot be used"
 
 // rotation loads a first server pair and issues a second from the same CA.
-func rotation(t *testing.T) (h *harness, s *ServerTLS, files TLSFiles, first, second issued) {
+func rotation(t *testing.T) (h *harness, s *ServerTLS, files TLSFiles, first, second testpki.Pair) {
 	t.Helper()
 	h = newHarness(t)
 	ca := newCA(t, "ca")
-	first, second = ca.issue(t, serverLeaf), ca.issue(t, serverLeaf)
+	first, second = ca.Issue(t, serverLeaf), ca.Issue(t, serverLeaf)
 	files = pemFiles(t, first)
 	return h, h.loadTLS(files), files, first, second
 }
 
 // replacePair rewrites the certificate and key files in place.
-func replacePair(t *testing.T, files TLSFiles, p issued) {
+func replacePair(t *testing.T, files TLSFiles, p testpki.Pair) {
 	t.Helper()
-	writeFile(t, filepath.Dir(files.CertFile), filepath.Base(files.CertFile), p.certPEM)
-	writeFile(t, filepath.Dir(files.KeyFile), filepath.Base(files.KeyFile), p.keyPEM)
+	writeFile(t, filepath.Dir(files.CertFile), filepath.Base(files.CertFile), p.CertPEM)
+	writeFile(t, filepath.Dir(files.KeyFile), filepath.Base(files.KeyFile), p.KeyPEM)
 }
 
 func TestReloadInPlace(t *testing.T) {
@@ -38,7 +40,7 @@ func TestReloadInPlace(t *testing.T) {
 	if err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Certificate().Equal(second.cert) {
+	if !s.Certificate().Equal(second.Cert) {
 		t.Error("the new certificate is not in use")
 	}
 	if h.logs.count("TLS files reloaded") != 1 {
@@ -88,18 +90,18 @@ func (v *k8sVolume) update(files map[string][]byte) {
 func TestReloadSymlinkSwap(t *testing.T) {
 	h := newHarness(t)
 	ca, ca2 := newCA(t, "ca"), newCA(t, "ca2")
-	first, second := ca.issue(t, serverLeaf), ca2.issue(t, serverLeaf)
-	vol, files := newK8sVolume(t, map[string][]byte{"tls.crt": first.certPEM, "tls.key": first.keyPEM, "ca.crt": ca.pem})
+	first, second := ca.Issue(t, serverLeaf), ca2.Issue(t, serverLeaf)
+	vol, files := newK8sVolume(t, map[string][]byte{"tls.crt": first.CertPEM, "tls.key": first.KeyPEM, "ca.crt": ca.PEM})
 	s := h.loadTLS(files)
-	vol.update(map[string][]byte{"tls.crt": second.certPEM, "tls.key": second.keyPEM, "ca.crt": ca2.pem})
+	vol.update(map[string][]byte{"tls.crt": second.CertPEM, "tls.key": second.KeyPEM, "ca.crt": ca2.PEM})
 	if err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if !s.Certificate().Equal(second.cert) {
+	if !s.Certificate().Equal(second.Cert) {
 		t.Error("the swapped certificate is not in use")
 	}
 	cfg := mustConfigForClient(t, s)
-	if _, err := second.cert.Verify(verifyAgainst(cfg)); err != nil {
+	if _, err := second.Cert.Verify(verifyAgainst(cfg)); err != nil {
 		t.Errorf("the swapped CA bundle is not in use: %v", err)
 	}
 }
@@ -109,7 +111,7 @@ func TestReloadSymlinkSwap(t *testing.T) {
 // previous material stays in use until a good file replaces it.
 func TestBrokenFileKeepsTheOldMaterial(t *testing.T) {
 	h, s, files, first, second := rotation(t)
-	broken := second.certPEM[:len(second.certPEM)/2]
+	broken := second.CertPEM[:len(second.CertPEM)/2]
 	writeFile(t, filepath.Dir(files.CertFile), "tls.crt", broken)
 
 	if err := s.Reload(); !errors.Is(err, ErrCorruptPEM) {
@@ -129,12 +131,12 @@ func TestBrokenFileKeepsTheOldMaterial(t *testing.T) {
 	if n := h.logs.count(reloadError); n != 1 {
 		t.Errorf("%d ERROR lines, want 1:\n%s", n, h.logs)
 	}
-	if !s.Certificate().Equal(first.cert) {
+	if !s.Certificate().Equal(first.Cert) {
 		t.Fatal("the old certificate is no longer in use")
 	}
 
 	replacePair(t, files, second)
-	if err := s.Reload(); err != nil || !s.Certificate().Equal(second.cert) {
+	if err := s.Reload(); err != nil || !s.Certificate().Equal(second.Cert) {
 		t.Fatalf("repaired files: %v", err)
 	}
 	writeFile(t, filepath.Dir(files.CertFile), "tls.crt", broken)
@@ -150,15 +152,15 @@ func TestBrokenFileKeepsTheOldMaterial(t *testing.T) {
 // poll in that moment keeps the old pair and reports nothing.
 func TestCertificateBeforeKeyIsNotAnError(t *testing.T) {
 	h, s, files, first, second := rotation(t)
-	writeFile(t, filepath.Dir(files.CertFile), "tls.crt", second.certPEM)
+	writeFile(t, filepath.Dir(files.CertFile), "tls.crt", second.CertPEM)
 	if err := s.Reload(); !errors.Is(err, ErrKeyMismatch) {
 		t.Fatalf("cert without its key: %v", err)
 	}
-	if !s.Certificate().Equal(first.cert) {
+	if !s.Certificate().Equal(first.Cert) {
 		t.Fatal("a certificate without its key replaced the old pair")
 	}
-	writeFile(t, filepath.Dir(files.KeyFile), "tls.key", second.keyPEM)
-	if err := s.Reload(); err != nil || !s.Certificate().Equal(second.cert) {
+	writeFile(t, filepath.Dir(files.KeyFile), "tls.key", second.KeyPEM)
+	if err := s.Reload(); err != nil || !s.Certificate().Equal(second.Cert) {
 		t.Fatalf("key arrived: %v", err)
 	}
 	if h.obs.reloadFailed.Load() != 0 || h.logs.count(reloadError) != 0 {
@@ -170,7 +172,7 @@ func TestCertificateBeforeKeyIsNotAnError(t *testing.T) {
 // without a restart (fake time: no sleeping).
 func TestRunPollsTheFiles(t *testing.T) {
 	ca := newCA(t, "ca")
-	first, second := ca.issue(t, serverLeaf), ca.issue(t, serverLeaf)
+	first, second := ca.Issue(t, serverLeaf), ca.Issue(t, serverLeaf)
 	files := pemFiles(t, first)
 	synctest.Test(t, func(t *testing.T) {
 		logger, _ := testLogger()
@@ -182,16 +184,16 @@ func TestRunPollsTheFiles(t *testing.T) {
 		done := make(chan struct{})
 		go func() { s.Run(ctx); close(done) }()
 
-		writeFile(t, filepath.Dir(files.CertFile), "tls.crt", second.certPEM)
-		writeFile(t, filepath.Dir(files.KeyFile), "tls.key", second.keyPEM)
+		writeFile(t, filepath.Dir(files.CertFile), "tls.crt", second.CertPEM)
+		writeFile(t, filepath.Dir(files.KeyFile), "tls.key", second.KeyPEM)
 		time.Sleep(DefaultPollInterval - time.Millisecond)
 		synctest.Wait()
-		if !s.Certificate().Equal(first.cert) {
+		if !s.Certificate().Equal(first.Cert) {
 			t.Fatal("changed before the first poll")
 		}
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
-		if !s.Certificate().Equal(second.cert) {
+		if !s.Certificate().Equal(second.Cert) {
 			t.Fatal("the first poll did not pick up the new files")
 		}
 		cancel()
