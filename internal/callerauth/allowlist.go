@@ -17,6 +17,7 @@ type EntryError struct {
 	Reason string
 }
 
+// Error is the quoted entry and the reason, e.g. `"uid:x": not a decimal number`.
 func (e *EntryError) Error() string { return strconv.Quote(e.Entry) + ": " + e.Reason }
 
 // maxID is the largest uid or gid an entry may name: (uid_t)-1 and

@@ -15,6 +15,7 @@ type Observer interface {
 	HandshakeFailed()
 }
 
+// nopObserver stands in for a nil Observer.
 type nopObserver struct{}
 
 func (nopObserver) CallerRejected()  {}

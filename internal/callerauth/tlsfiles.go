@@ -64,6 +64,7 @@ type FileError struct {
 	Err  error
 }
 
+// Error names the role and the path, then the problem.
 func (e *FileError) Error() string {
 	if e.Path == "" {
 		return e.Role.String() + " file: " + e.Err.Error()

@@ -172,3 +172,32 @@ func mustConfigForClient(t *testing.T, s *ServerTLS) *tls.Config {
 func verifyAgainst(cfg *tls.Config) x509.VerifyOptions {
 	return x509.VerifyOptions{Roots: cfg.ClientCAs, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 }
+
+// FuzzTLSMaterial: whatever the files hold, parsing neither panics nor puts
+// a line of their PEM bodies into an error (errors may name block types).
+func FuzzTLSMaterial(f *testing.F) {
+	ca := newCA(f, "ca")
+	p := ca.Issue(f, serverLeaf)
+	f.Add(p.CertPEM, p.KeyPEM, ca.PEM)
+	f.Add(p.CertPEM[:len(p.CertPEM)/2], p.KeyPEM, []byte{})
+	f.Add(p.KeyPEM, p.CertPEM, p.KeyPEM)
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"), []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"), []byte("x"))
+	files := TLSFiles{CertFile: "cert", KeyFile: "key", ClientCAFile: "ca"}
+	f.Fuzz(func(t *testing.T, cert, key, caBundle []byte) {
+		m, err := parseMaterial(files, &tlsContent{cert: cert, key: key, ca: caBundle}, time.Now())
+		if err == nil {
+			if m.config == nil || m.leaf == nil || !slices.Contains(m.config.NextProtos, "h2") {
+				t.Fatal("material without a configuration")
+			}
+			return
+		}
+		text := err.Error()
+		for _, in := range [][]byte{cert, key, caBundle} {
+			for line := range strings.SplitSeq(string(in), "\n") {
+				if len(line) >= 16 && !strings.HasPrefix(line, "-----") && strings.Contains(text, line) {
+					t.Fatalf("the error quotes the input: %q", line)
+				}
+			}
+		}
+	})
+}
