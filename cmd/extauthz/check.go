@@ -40,6 +40,8 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 	timeout := fs.Duration("timeout", 5*time.Second, "deadline for the call")
 	var headers headerFlags
 	fs.Var(&headers, "header", "an extra request header k=v (repeatable), e.g. --header anthropic-beta=files-api-2025-04-14")
+	var tf tlsFlags
+	tf.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: extauthz check [flags]\n\nSends an Envoy-shaped CheckRequest and prints the decision.")
 		fs.PrintDefaults()
@@ -53,7 +55,12 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer, lookup 
 		return exitUsage
 	}
 
-	conn, err := dial(*addr)
+	tc, err := tf.config()
+	if err != nil {
+		printProblems(stderr, "check", err)
+		return exitUsage
+	}
+	conn, err := dialTLS(*addr, tc)
 	if err != nil {
 		fmt.Fprintf(stderr, "extauthz check: %v\n", err)
 		return exitFailed

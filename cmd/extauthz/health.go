@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -22,10 +24,17 @@ func healthCmd(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 	addr := fs.String("addr", defaultAddr(lookup), "extauthz gRPC address (host:port or unix:/path)")
 	service := fs.String("service", "", `service name to ask about ("" is the whole server)`)
 	timeout := fs.Duration("timeout", 2*time.Second, "deadline for the call")
+	var tf tlsFlags
+	tf.register(fs)
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}
-	conn, err := dial(*addr)
+	tc, err := tf.config()
+	if err != nil {
+		printProblems(stderr, "health", err)
+		return exitUsage
+	}
+	conn, err := dialTLS(*addr, tc)
 	if err != nil {
 		fmt.Fprintf(stderr, "extauthz health: %v\n", err)
 		return exitFailed
@@ -54,10 +63,16 @@ func defaultAddr(lookup env) string {
 }
 
 // dial connects (lazily) to host:port or unix:/path without TLS: extauthz
-// listens on loopback or a unix socket beside Envoy. A wildcard listen
-// address (0.0.0.0:9191, [::]:9191, :9191 — what a container sets so others
-// can reach it) is dialled on loopback.
+// listens on loopback or a unix socket beside Envoy.
 func dial(addr string) (*grpc.ClientConn, error) {
+	return dialTLS(addr, nil)
+}
+
+// dialTLS connects (lazily) to host:port or unix:/path, with TLS when tc is
+// not nil (from tlsFlags.config). A wildcard listen address (0.0.0.0:9191,
+// [::]:9191, :9191 — what a container sets so others can reach it) is
+// dialled on loopback.
+func dialTLS(addr string, tc *tls.Config) (*grpc.ClientConn, error) {
 	target := addr
 	if !strings.HasPrefix(addr, "unix:") {
 		if host, port, err := net.SplitHostPort(addr); err == nil {
@@ -67,5 +82,9 @@ func dial(addr string) (*grpc.ClientConn, error) {
 		}
 		target = "passthrough:///" + addr
 	}
-	return grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if tc != nil {
+		creds = credentials.NewTLS(tc)
+	}
+	return grpc.NewClient(target, grpc.WithTransportCredentials(creds))
 }
