@@ -15,24 +15,42 @@ import (
 	adminv1 "extauthz/proto-gen/extauthz/admin/v1"
 )
 
-// adminFlags adds the flags every admin API command takes: --addr and
-// --timeout with the command's default.
-func adminFlags(fs *flag.FlagSet, timeout time.Duration, timeoutUsage string) (addr *string, deadline *time.Duration) {
-	addr = fs.String("addr", "", "admin API address (host:port or unix:/path; default EXTAUTHZ_ADMIN_ADDR or "+defaultAdminAddr+")")
-	return addr, fs.Duration("timeout", timeout, timeoutUsage)
+// adminFlagSet is the flags every admin API command takes.
+type adminFlagSet struct {
+	addr    *string
+	timeout *time.Duration
+	tls     tlsFlags // the admin listener speaks the gRPC listener's TLS
 }
 
-// openAdmin connects (lazily) to the admin API at addrFlag or its default
-// and bounds the call by timeout. On a non-zero code the command exits with
-// it: the problem has been printed. Otherwise done releases both.
-func openAdmin(ctx context.Context, cmd, addrFlag string, timeout time.Duration, lookup env, stderr io.Writer) (
+// adminFlags adds the flags every admin API command takes: --addr,
+// --timeout with the command's default, and the TLS flags.
+func adminFlags(fs *flag.FlagSet, timeout time.Duration, timeoutUsage string) *adminFlagSet {
+	f := &adminFlagSet{
+		addr:    fs.String("addr", "", "admin API address (host:port or unix:/path; default EXTAUTHZ_ADMIN_ADDR or "+defaultAdminAddr+")"),
+		timeout: fs.Duration("timeout", timeout, timeoutUsage),
+	}
+	f.tls.register(fs)
+	return f
+}
+
+// openAdmin connects (lazily) to the admin API at the flags' address or its
+// default and bounds the call by their timeout. On a non-zero code the
+// command exits with it: the problem has been printed. Otherwise done
+// releases both.
+func openAdmin(ctx context.Context, cmd string, f *adminFlagSet, lookup env, stderr io.Writer) (
 	c adminv1.AdminServiceClient, target string, callCtx context.Context, done func(), code int) {
-	target, err := adminAddr(addrFlag, lookup)
+	target, err := adminAddr(*f.addr, lookup)
 	if err != nil {
 		fmt.Fprintf(stderr, "extauthz %s: %v\n", cmd, err)
 		return nil, "", nil, nil, exitUsage
 	}
-	conn, err := dial(target)
+	tc, err := f.tls.config()
+	if err != nil {
+		printProblems(stderr, cmd, err)
+		return nil, "", nil, nil, exitUsage
+	}
+	timeout := *f.timeout
+	conn, err := dialTLS(target, tc)
 	if err != nil {
 		fmt.Fprintf(stderr, "extauthz %s: %v\n", cmd, err)
 		return nil, "", nil, nil, exitFailed

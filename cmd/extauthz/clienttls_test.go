@@ -1,19 +1,12 @@
 package main
 
 import (
-	"context"
-	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
-	"extauthz/internal/authz"
 	"extauthz/internal/callerauth"
 	"extauthz/internal/secret"
 	"extauthz/internal/testpki"
@@ -74,9 +67,6 @@ func TestCheckAndHealthOverMTLS(t *testing.T) {
 		KeyFile:      testpki.WriteFile(t, dir, "tls.key", srv.KeyPEM),
 		ClientCAFile: testpki.WriteFile(t, dir, "ca.crt", clientCA.PEM),
 	}
-	tcpAddr := serveMTLS(t, files, key, "tcp", "127.0.0.1:0")
-	unixAddr := serveMTLS(t, files, key, "unix", filepath.Join(dir, "grpc.sock"))
-
 	client := func(name, san string) []string {
 		p := clientCA.Issue(t, testpki.Leaf{CommonName: name, DNSNames: []string{san}})
 		return []string{
@@ -86,6 +76,9 @@ func TestCheckAndHealthOverMTLS(t *testing.T) {
 		}
 	}
 	envoy, stranger := client("envoy", "envoy.test"), client("stranger", "stranger.test")
+	tcpAddr, unixAddr := freeAddr(t), "unix:"+filepath.Join(dir, "grpc.sock")
+	serveMTLS(t, files, key, tcpAddr, "unix:"+filepath.Join(dir, "admin-tcp.sock"), envoy)
+	serveMTLS(t, files, key, unixAddr, "unix:"+filepath.Join(dir, "admin-unix.sock"), envoy)
 	env := mapEnv(nil)
 	for _, addr := range []string{tcpAddr, unixAddr} {
 		if code, stdout, stderr := invoke(t, env, append([]string{"health", "--addr", addr}, envoy...)...); code != exitOK || strings.TrimSpace(stdout) != "SERVING" {
@@ -105,54 +98,60 @@ func TestCheckAndHealthOverMTLS(t *testing.T) {
 			t.Errorf("health without a client certificate at %s: exit %d, want 1", addr, code)
 		}
 	}
+	// The admin API speaks the same TLS: a client certificate from the
+	// client CA is required, and the caller list (Envoy's) does not apply.
+	admin := "unix:" + filepath.Join(dir, "admin-tcp.sock")
+	if code, stdout, stderr := invoke(t, env, append([]string{"status", "--addr", admin}, stranger...)...); code != exitOK || !strings.Contains(stdout, "static") {
+		t.Errorf("status over mTLS: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, _ := invoke(t, env, "status", "--addr", admin, "--cacert", envoy[1]); code != exitFailed {
+		t.Errorf("status without a client certificate: exit %d, want 1", code)
+	}
 }
 
-// serveMTLS runs Check (behind callerauth, allowing dns:envoy.test) and
-// health on network/address with files until the test ends, and returns
-// the address for --addr.
-func serveMTLS(t *testing.T, files callerauth.TLSFiles, key, network, address string) string {
+// filesIn are tls.crt, tls.key and ca.crt in dir.
+func filesIn(dir string) callerauth.TLSFiles {
+	return callerauth.TLSFiles{CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key"),
+		ClientCAFile: filepath.Join(dir, "ca.crt")}
+}
+
+// serveMTLS runs `extauthz serve` in static-key mode with the TLS files
+// and EXTAUTHZ_ALLOWED_CALLERS=dns:envoy.test on grpcAddr (and the admin API
+// on adminAddr) until the test ends, and waits until it answers health over
+// TLS with the envoy client's flags.
+func serveMTLS(t *testing.T, files callerauth.TLSFiles, key, grpcAddr, adminAddr string, envoyFlags []string) {
 	t.Helper()
-	material, err := callerauth.LoadServerTLS(files, callerauth.TLSOptions{})
+	env := mapEnv(map[string]string{
+		"ANTHROPIC_API_KEY": key, "EXTAUTHZ_GRPC_ADDR": grpcAddr, "EXTAUTHZ_HTTP_ADDR": "off", "EXTAUTHZ_ADMIN_ADDR": adminAddr,
+		"EXTAUTHZ_TLS_CERT_FILE": files.CertFile, "EXTAUTHZ_TLS_KEY_FILE": files.KeyFile, "EXTAUTHZ_TLS_CLIENT_CA_FILE": files.ClientCAFile,
+		"EXTAUTHZ_ALLOWED_CALLERS": "dns:envoy.test",
+	})
+	if adminAddr == "off" {
+		env = mapEnv(map[string]string{
+			"ANTHROPIC_API_KEY": key, "EXTAUTHZ_GRPC_ADDR": grpcAddr, "EXTAUTHZ_HTTP_ADDR": "off", "EXTAUTHZ_ADMIN_ADDR": "off",
+			"EXTAUTHZ_TLS_CERT_FILE": files.CertFile, "EXTAUTHZ_TLS_KEY_FILE": files.KeyFile, "EXTAUTHZ_TLS_CLIENT_CA_FILE": files.ClientCAFile,
+			"EXTAUTHZ_ALLOWED_CALLERS": "dns:envoy.test",
+		})
+	}
+	_, stderr := background(t, env, "serve")
+	for deadline := time.Now().Add(30 * time.Second); ; { // a hang guard
+		if code, _, _ := invoke(t, env, append([]string{"health", "--addr", grpcAddr}, envoyFlags...)...); code == exitOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve with TLS never answered health:\n%s", stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freeAddr is a loopback TCP address no one listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := callerauth.ParseAllowList([]string{"dns:envoy.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewJSONHandler(&output{}, nil)) // into suiteOutput's leak check
-	guard, err := callerauth.NewGuard(callerauth.Options{AllowList: list, TLS: material, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	check, err := authz.NewServer(authz.Options{Mode: authz.ModeStaticKey, Credentials: authz.StaticKey(secret.New(key)), Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen(network, address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := grpc.NewServer(grpc.Creds(guard.TransportCredentials()))
-	authv3.RegisterAuthorizationServer(gs, guardedCheck{guard, check})
-	healthpb.RegisterHealthServer(gs, health.NewServer())
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	if network == "unix" {
-		return "unix:" + address
-	}
+	defer lis.Close()
 	return lis.Addr().String()
-}
-
-// guardedCheck is Check behind Authorize, as the service wires it.
-type guardedCheck struct {
-	guard *callerauth.Guard
-	*authz.Server
-}
-
-func (g guardedCheck) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	if err := g.guard.Authorize(ctx); err != nil {
-		return nil, err
-	}
-	return g.Server.Check(ctx, req)
 }

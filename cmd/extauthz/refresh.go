@@ -22,7 +22,7 @@ func refreshCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 func requestRefresh(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env, now func() time.Time) int {
 	fs := flag.NewFlagSet("refresh", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr, timeout := adminFlags(fs, 15*time.Second, "deadline for the call (an attempt has a 10s budget of its own and goes on if the call gives up)")
+	flags := adminFlags(fs, 15*time.Second, "deadline for the call (an attempt has a 10s budget of its own and goes on if the call gives up)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: extauthz refresh NAME [flags]\n\nRefreshes the credential NAME now and prints its new state.")
 		fs.PrintDefaults()
@@ -31,7 +31,7 @@ func requestRefresh(ctx context.Context, args []string, stdout, stderr io.Writer
 	if !ok {
 		return exitUsage
 	}
-	c, _, ctx, done, code := openAdmin(ctx, "refresh", *addr, *timeout, lookup, stderr)
+	c, _, ctx, done, code := openAdmin(ctx, "refresh", flags, lookup, stderr)
 	if code != exitOK {
 		return code
 	}

@@ -25,7 +25,7 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer, loo
 func showStatus(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env, now func() time.Time) int {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr, timeout := adminFlags(fs, 5*time.Second, "deadline for the call")
+	flags := adminFlags(fs, 5*time.Second, "deadline for the call")
 	asJSON := fs.Bool("json", false, "print the ListCredentials response as JSON (proto field names) instead of a table")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: extauthz status [flags]\n\nShows every credential's state; exits 0 iff all are servable.")
@@ -34,7 +34,7 @@ func showStatus(ctx context.Context, args []string, stdout, stderr io.Writer, lo
 	if !parseFlags(fs, args) {
 		return exitUsage
 	}
-	c, target, ctx, done, code := openAdmin(ctx, "status", *addr, *timeout, lookup, stderr)
+	c, target, ctx, done, code := openAdmin(ctx, "status", flags, lookup, stderr)
 	if code != exitOK {
 		return code
 	}

@@ -94,7 +94,7 @@ func (h *harness) serve(lis net.Listener, allowed ...string) {
 		h.t.Fatal(err)
 	}
 	h.guard = g
-	check, err := authz.NewServer(authz.Options{Mode: authz.ModeStaticKey, Credentials: authz.StaticKey(secret.New(testKey)), Logger: h.log})
+	check, err := authz.NewServer(authz.Options{Credentials: []authz.NamedCredentials{{Name: "default", Mode: authz.ModeStaticKey, Credentials: authz.StaticKey(secret.New(testKey))}}, Logger: h.log})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"extauthz/internal/callerauth"
 )
 
 // Authentication types (AWF_AUTH_TYPE).
@@ -61,6 +63,8 @@ type Config struct {
 	AllowedCallers []string `env:"EXTAUTHZ_ALLOWED_CALLERS"`
 	// allowedCallersSet records that EXTAUTHZ_ALLOWED_CALLERS was given.
 	allowedCallersSet bool
+	// Callers is AllowedCallers parsed; nil when the list is empty.
+	Callers *callerauth.AllowList
 	// AllowUnauthenticatedCallers is EXTAUTHZ_ALLOW_UNAUTHENTICATED_CALLERS: a
 	// non-loopback TCP listener may run without client certificates.
 	AllowUnauthenticatedCallers Bool `env:"EXTAUTHZ_ALLOW_UNAUTHENTICATED_CALLERS"`

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"extauthz/internal/admin"
+	"extauthz/internal/callerauth"
 )
 
 // newAdminServer builds the admin API (extauthz.admin.v1) over the
@@ -34,7 +35,14 @@ func (s *Service) newAdminServer(o Options) error {
 	if err != nil {
 		return fmt.Errorf("admin API: %w", err)
 	}
-	s.adminSrv = s.admin.GRPCServer(adminServerOptions()...)
+	// The admin listener speaks the gRPC listener's TLS (client
+	// certificates required when a client CA is set), without its caller
+	// list, which names Envoy: operators' tools call the admin API.
+	guard, err := callerauth.NewGuard(callerauth.Options{TLS: s.tls, Logger: o.Logger, Observer: s.metrics})
+	if err != nil {
+		return fmt.Errorf("admin API: %w", err)
+	}
+	s.adminSrv = s.admin.GRPCServer(append(adminServerOptions(), grpc.Creds(guard.TransportCredentials()))...)
 	return nil
 }
 

@@ -29,15 +29,32 @@ const (
 	// maxHeaderListSize bounds a request's gRPC metadata; Envoy sends a few
 	// hundred bytes (content-type, te, grpc-timeout, x-envoy-*, tracing).
 	maxHeaderListSize = 64 << 10
-	// connectionTimeout bounds the TLS handshake of a new connection
-	// (grpc-go's default is 120 s): a peer that connects and stalls holds a
-	// goroutine and a socket only this long.
+	// connectionTimeout bounds the TLS handshake and HTTP/2 preface of a
+	// new connection (grpc-go's default is 120 s): a peer that connects and
+	// stalls holds a goroutine and a socket only this long. Each connection
+	// handshakes in its own goroutine, so a slow one delays no other.
 	connectionTimeout = 10 * time.Second
 )
 
+// Connection ages under TLS. The caller's identity is checked once per
+// connection, at the handshake, and Envoy keeps its connections for as long
+// as it runs: a client certificate that expires or a CA removed from the
+// bundle would keep its access on an open connection. Connections are
+// therefore closed after maxConnectionAge (GOAWAY, then a grace for calls
+// in flight; Envoy reconnects at once and the new handshake decides again).
+const (
+	maxConnectionAge      = 30 * time.Minute
+	maxConnectionAgeGrace = time.Minute
+)
+
 // grpcServerOptions are the options of the gRPC listener (ext_authz, access
-// logs, health, reflection) before its transport credentials.
-func grpcServerOptions() []grpc.ServerOption {
+// logs, health, reflection) before its transport credentials; withTLS
+// bounds connection ages (see maxConnectionAge).
+func grpcServerOptions(withTLS bool) []grpc.ServerOption {
+	params := keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}
+	if withTLS {
+		params.MaxConnectionAge, params.MaxConnectionAgeGrace = maxConnectionAge, maxConnectionAgeGrace
+	}
 	return []grpc.ServerOption{
 		// Envoy may keep the connection alive with HTTP/2 pings; grpc-go's
 		// default enforcement (one ping per 5 min) would answer a shorter
@@ -48,7 +65,7 @@ func grpcServerOptions() []grpc.ServerOption {
 		// if no answer comes within 20 s: a vanished peer (a killed pod
 		// behind a NAT that dropped the flow) does not hold its streams —
 		// an access-log stream stays open for days — forever.
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveParams(params),
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxHeaderListSize(maxHeaderListSize),

@@ -22,6 +22,7 @@ import (
 
 	"extauthz/internal/admin"
 	"extauthz/internal/authz"
+	"extauthz/internal/callerauth"
 	"extauthz/internal/config"
 	"extauthz/internal/feedback"
 	"extauthz/internal/telemetry"
@@ -63,7 +64,9 @@ type Service struct {
 	httpSrv  *http.Server  // nil when EXTAUTHZ_HTTP_ADDR=off
 	changes  admin.Changes // status changes, for the admin API's watchers
 	admin    *admin.Server
-	adminSrv *grpc.Server // nil when EXTAUTHZ_ADMIN_ADDR=off
+	adminSrv *grpc.Server          // nil when EXTAUTHZ_ADMIN_ADDR=off
+	tls      *callerauth.ServerTLS // nil without EXTAUTHZ_TLS_*
+	guard    *callerauth.Guard     // authenticates the gRPC listener's callers
 
 	stopTracing func(context.Context) error
 	grpcLn      net.Listener
@@ -103,6 +106,16 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 		s.creds = append(s.creds, cred)
 		named = append(named, authz.NamedCredentials{Name: c.Name, Mode: cred.mode, Credentials: cred.check})
 	}
+	if cfg.TLSCertFile != "" {
+		s.tls, err = callerauth.LoadServerTLS(cfg.TLSFiles(), callerauth.TLSOptions{Logger: o.Logger, Observer: s.metrics})
+		if err != nil {
+			return nil, fmt.Errorf("TLS: %w", err)
+		}
+	}
+	s.guard, err = callerauth.NewGuard(callerauth.Options{AllowList: cfg.Callers, TLS: s.tls, Logger: o.Logger, Observer: s.metrics})
+	if err != nil {
+		return nil, fmt.Errorf("caller authentication: %w", err)
+	}
 	var rules []authz.PrincipalRule
 	for _, r := range cfg.CredentialByPrincipal {
 		rules = append(rules, authz.PrincipalRule{Principal: r.Principal, Prefix: r.Prefix, Credential: r.Credential})
@@ -111,6 +124,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 		Credentials:  named,
 		ByPrincipal:  rules,
 		AllowedHosts: cfg.AllowedHosts,
+		Authorize:    s.guard.Authorize,
 		Logger:       o.Logger,
 		Observer:     s.metrics,
 	})
@@ -123,9 +137,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 		}
 	}
 
-	s.grpcSrv = grpc.NewServer(grpcServerOptions()...)
+	s.grpcSrv = grpc.NewServer(append(grpcServerOptions(s.tls != nil), grpc.Creds(s.guard.TransportCredentials()))...)
 	check.Register(s.grpcSrv)
-	logs, err := feedback.NewServer(feedback.Options{Credentials: feedbackCredentials(s.creds), Observer: s.metrics, Logger: o.Logger})
+	logs, err := feedback.NewServer(feedback.Options{Credentials: feedbackCredentials(s.creds), Observer: s.metrics,
+		Logger: o.Logger, Authorize: s.guard.Authorize})
 	if err != nil {
 		return nil, fmt.Errorf("access-log server: %w", err)
 	}
@@ -216,6 +231,9 @@ func (s *Service) Run(ctx context.Context) error {
 			wg.Go(func() { _ = c.refresher.Run(refreshCtx) })
 		}
 	}
+	if s.tls != nil {
+		wg.Go(func() { s.tls.Run(refreshCtx) }) // picks up rotated files
+	}
 
 	errc := make(chan error, 3)
 	go func() { errc <- s.grpcSrv.Serve(s.grpcLn) }()
@@ -230,7 +248,9 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	s.log.Info("extauthz serving", s.describeCredentials(), "grpc_addr", s.GRPCAddr(),
-		"http_addr", s.HTTPAddr(), "admin_addr", s.AdminAddr(), "allowed_hosts", s.cfg.AllowedHosts)
+		"http_addr", s.HTTPAddr(), "admin_addr", s.AdminAddr(), "allowed_hosts", s.cfg.AllowedHosts,
+		s.describeCallers())
+	s.warnUnguarded()
 
 	var runErr error
 	select {
