@@ -228,6 +228,7 @@ func TestFastPathAllocatesNothing(t *testing.T) {
 		{"wif client beta (cached variant)", "client_beta", Options{Mode: ModeWIF, Credentials: servable(testToken)}},
 		{"wif header_map", "header_map_raw", Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: anthropicOnly}},
 		{"static key, allowed host", "host_port", Options{Mode: ModeStaticKey, Credentials: StaticKey(secret.New(testKey)), AllowedHosts: anthropicOnly}},
+		{"wif, allowed IPv6 host", "ipv6_bracketed", Options{Mode: ModeWIF, Credentials: servable(testToken), AllowedHosts: []string{"::1"}}},
 	}
 	for _, c := range cases {
 		c.o.Logger = quietLogger()

@@ -30,8 +30,12 @@ type Options struct {
 	// Credentials is read on every Check; it must not block.
 	Credentials Credentials
 	// AllowedHosts is EXTAUTHZ_ALLOWED_HOSTS, already split: DNS names or IP
-	// literals, matched case-insensitively with the port ignored. Empty
-	// allows any host.
+	// literals (see AllowedHostProblem). A request's authority must then be
+	// exactly host or host:port — a name, an IPv4 address or a bracketed
+	// IPv6 address, and a port 1–65535 — with a host that equals an entry
+	// (names with ASCII case folded and one trailing dot ignored, addresses
+	// as addresses); anything else is denied with 403. Empty allows any
+	// host and checks nothing.
 	AllowedHosts []string
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -52,7 +56,7 @@ type Server struct {
 	answer   atomic.Pointer[okAnswer] // of the latest credential generation seen
 
 	// One throttle per kind of log line, so one kind cannot hide another.
-	invalidLog, forbiddenLog, unavailableLog, unusableLog logThrottle
+	invalidLog, badAuthorityLog, forbiddenLog, unavailableLog, unusableLog logThrottle
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
@@ -121,7 +125,8 @@ type verdict struct {
 //   - No HTTP attributes: 400, the request is malformed and retrying cannot
 //     help.
 //   - Host not allowed: 403, before the credential is even read. It is
-//     permanent; a 503 would send SDKs into retry loops.
+//     permanent; a 503 would send SDKs into retry loops. An authority that
+//     is not exactly host or host:port (hosts.go) is not allowed either.
 //   - No servable credential: 503 with retry-after, the state is transient
 //     (cold start, refresh outage); never an OK without the credential.
 //   - A credential that is not a valid header value is a bug or a bad
@@ -136,7 +141,17 @@ func (s *Server) decide(ctx context.Context, now time.Time, req request) verdict
 		return verdict{result: ResultInvalid, deny: invalidDenial}
 	}
 	if !s.hosts.empty() {
-		if host := hostOf(req.authority()); !s.hosts.allows(host) {
+		raw := req.authority()
+		host, ok, allowed := s.hosts.match(raw)
+		switch {
+		case !ok && raw != "":
+			// Not host[:port]: never guess which host is meant. The value is
+			// neither logged nor echoed, as it may carry userinfo.
+			d := badAuthorityDenial
+			s.logDenial(ctx, now, &s.badAuthorityLog, d, slog.String("reason", "authority is not host or host:port"),
+				slog.Int("authority_len", len(raw)), slog.String("request_id", strings.Clone(req.id())))
+			return verdict{result: d.result, deny: d}
+		case !allowed:
 			d := forbiddenDenial(host)
 			s.logDenial(ctx, now, &s.forbiddenLog, d, slog.String("reason", "host not allowed"),
 				slog.String("host", strings.Clone(truncate(host, maxHostInBody))), slog.String("request_id", strings.Clone(req.id())))
