@@ -14,6 +14,14 @@
 //  4. credential not a valid header value → 503 as above, and an ERROR log
 //  5. otherwise OK (code 0) with the header mutations of the mode.
 //
+// With EXTAUTHZ_ALLOWED_HOSTS set, the request's authority (:authority from
+// headers, else header_map, else attributes.request.http.host) must be
+// exactly host or host:port: a DNS name (one trailing dot allowed), an IPv4
+// address, or a bracketed IPv6 address without zone, and a port 1–65535
+// without leading zeros. Userinfo, a path, whitespace, an empty port, a bare
+// IPv6 address or anything else outside that grammar is denied like a host
+// not on the list (hosts.go has the grammar and why).
+//
 // Every answer is a normal CheckResponse, never a gRPC error.
 //
 // Two ways in share that policy (decide) and the response builders:

@@ -223,6 +223,7 @@ func TestFastPathAllocatesNothing(t *testing.T) {
 		{"wif client beta (cached variant)", "client_beta", Options{Credentials: single(ModeWIF, servable(testToken))}},
 		{"wif header_map", "header_map_raw", Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: anthropicOnly}},
 		{"static key, allowed host", "host_port", Options{Credentials: single(ModeStaticKey, StaticKey(secret.New(testKey))), AllowedHosts: anthropicOnly}},
+		{"wif, allowed IPv6 host", "ipv6_bracketed", Options{Credentials: single(ModeWIF, servable(testToken)), AllowedHosts: []string{"::1"}}},
 	}
 	for _, c := range cases {
 		c.o.Logger = quietLogger()

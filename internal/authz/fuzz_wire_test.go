@@ -136,7 +136,9 @@ func (g *generator) bytes() []byte {
 func (g *generator) text() string {
 	words := []string{"", ":authority", "anthropic-beta", "Anthropic-BETA", "x-api-key", "api.anthropic.com",
 		"API.Anthropic.com.:443", "[::1]:8443", "::1", "evil.example", oauthBeta, federationBeta, "a, b ,,c", " \t",
-		CredentialExtension, "team-a", "team-b", "default", "spiffe://td/ns/a/sa/x", "spiffe://td/ns/b/"}
+		CredentialExtension, "team-a", "team-b", "default", "spiffe://td/ns/a/sa/x", "spiffe://td/ns/b/",
+		// Authorities outside the grammar of hosts.go (issue 7).
+		"api.anthropic.com:443@evil.com", "[api.anthropic.com]:443", "api.anthropic.com:", "[::1]x", "0177.0.0.1"}
 	if c := g.next(); c&1 == 0 { // half of the time
 		return words[int(c>>1)%len(words)]
 	}

@@ -48,12 +48,14 @@ var checkCases = []checkCase{
 	{"static_empty_key", "basic", ModeStaticKey, StaticKey(secret.Value{}), nil},
 	// Row ":authority host not in EXTAUTHZ_ALLOWED_HOSTS", and its allowed
 	// counterparts: case, port, trailing dot, IPv6, host attribute fallback.
+	// A bare IPv6 address is no authority (RFC 3986 brackets it): denied
+	// even when its address is listed.
 	{"wif_allowed_host_port", "host_port", ModeWIF, servable(testToken), anthropicOnly},
 	{"static_allowed_host_port", "host_port", ModeStaticKey, StaticKey(secret.New(testKey)), anthropicOnly},
 	{"wif_allowed_header_map_authority", "header_map_raw", ModeWIF, servable(testToken), anthropicOnly},
 	{"wif_allowed_host_attribute", "host_attribute_only", ModeWIF, servable(testToken), anthropicOnly},
 	{"wif_allowed_ipv6_bracketed", "ipv6_bracketed", ModeWIF, servable(testToken), []string{"::1"}},
-	{"wif_allowed_ipv6_bare", "ipv6_bare_host", ModeWIF, servable(testToken), []string{"[::1]"}},
+	{"wif_forbidden_ipv6_bare", "ipv6_bare_host", ModeWIF, servable(testToken), []string{"[::1]"}},
 	{"wif_forbidden_host", "other_host", ModeWIF, servable(testToken), anthropicOnly},
 	{"static_forbidden_host", "other_host", ModeStaticKey, StaticKey(secret.New(testKey)), anthropicOnly},
 	{"wif_forbidden_ipv6", "ipv6_bracketed", ModeWIF, servable(testToken), anthropicOnly},

@@ -142,6 +142,15 @@ var (
 	unavailableBody = errorBody("api_error", "credential unavailable; retry shortly")
 	unusableBody    = errorBody("api_error", "the proxy's credential cannot be sent as a header; retry later")
 	noHostBody      = errorBody("permission_error", "the request names no host, and only EXTAUTHZ_ALLOWED_HOSTS may receive the credential")
+	// badAuthorityDenial is the 403 for an authority that is not exactly
+	// host or host:port. It does not repeat the authority: it may carry
+	// userinfo.
+	badAuthorityDenial = denial{
+		result:     ResultForbidden,
+		code:       codes.PermissionDenied,
+		httpStatus: typev3.StatusCode_Forbidden,
+		body:       errorBody("permission_error", "the request's authority is not a host or host:port, and only EXTAUTHZ_ALLOWED_HOSTS may receive the credential"),
+	}
 )
 
 // unavailableDenial is the 503 for "no servable credential".

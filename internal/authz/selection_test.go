@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -55,29 +54,6 @@ func selectionRequest(tb testing.TB, ext, principal string) *authv3.CheckRequest
 		req.Attributes.Source = &authv3.AttributeContext_Peer{Principal: principal}
 	}
 	return req
-}
-
-// bothPaths runs req through Check and through the fast path, requires the
-// same answer, and returns it.
-func bothPaths(t *testing.T, s *Server, req *authv3.CheckRequest) *authv3.CheckResponse {
-	t.Helper()
-	in, err := proto.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	typed, _ := checkTypedBytes(t, s, in)
-	w := checkWireBytes(t, s, in)
-	if w.fellBack {
-		t.Fatal("the fast path fell back to a full decode")
-	}
-	if !bytes.Equal(typed, w.resp) {
-		t.Fatal("the fast path's answer differs from Check's")
-	}
-	resp := new(authv3.CheckResponse)
-	if err := proto.Unmarshal(typed, resp); err != nil {
-		t.Fatal(err)
-	}
-	return resp
 }
 
 // injected is the credential header value an OK response sets, or "".

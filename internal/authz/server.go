@@ -29,8 +29,12 @@ type Options struct {
 	// ByPrincipal maps peer principals to credential names.
 	ByPrincipal []PrincipalRule
 	// AllowedHosts is EXTAUTHZ_ALLOWED_HOSTS, already split: DNS names or IP
-	// literals, matched case-insensitively with the port ignored. Empty
-	// allows any host.
+	// literals (see AllowedHostProblem). A request's authority must then be
+	// exactly host or host:port — a name, an IPv4 address or a bracketed
+	// IPv6 address, and a port 1–65535 — with a host that equals an entry
+	// (names with ASCII case folded and one trailing dot ignored, addresses
+	// as addresses); anything else is denied with 403. Empty allows any
+	// host and checks nothing.
 	AllowedHosts []string
 	// Authorize, if set, is asked before every Check whether the caller may
 	// have an answer (caller authentication); a non-nil error is returned to
@@ -55,7 +59,7 @@ type Server struct {
 	observer  Observer
 
 	// One throttle per kind of log line, so one kind cannot hide another.
-	invalidLog, forbiddenLog, unavailableLog, unusableLog, unknownLog, unselectedLog logThrottle
+	invalidLog, badAuthorityLog, forbiddenLog, unavailableLog, unusableLog, unknownLog, unselectedLog logThrottle
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
@@ -134,7 +138,8 @@ type verdict struct {
 //   - No HTTP attributes: 400, the request is malformed and retrying cannot
 //     help.
 //   - Host not allowed: 403, before the credential is even read. It is
-//     permanent; a 503 would send SDKs into retry loops.
+//     permanent; a 503 would send SDKs into retry loops. An authority that
+//     is not exactly host or host:port (hosts.go) is not allowed either.
 //   - No credential selected (an unknown name in context_extensions, or
 //     several credentials and no rule that picks one): 403, also permanent
 //     — it is a configuration mismatch, logged as an ERROR when Envoy names
@@ -154,7 +159,17 @@ func (s *Server) decide(ctx context.Context, now time.Time, req request) verdict
 	}
 	c, how := s.creds.choose(req)
 	if !s.hosts.empty() {
-		if host := hostOf(req.authority()); !s.hosts.allows(host) {
+		raw := req.authority()
+		host, ok, allowed := s.hosts.match(raw)
+		switch {
+		case !ok && raw != "":
+			// Not host[:port]: never guess which host is meant. The value is
+			// neither logged nor echoed, as it may carry userinfo.
+			d := badAuthorityDenial
+			s.logDenial(ctx, now, slog.LevelWarn, &s.badAuthorityLog, d, slog.String("reason", "authority is not host or host:port"),
+				slog.Int("authority_len", len(raw)), slog.String("request_id", strings.Clone(req.id())))
+			return verdict{result: d.result, cred: c, deny: d}
+		case !allowed:
 			d := forbiddenDenial(host)
 			s.logDenial(ctx, now, slog.LevelWarn, &s.forbiddenLog, d, slog.String("reason", "host not allowed"),
 				slog.String("host", strings.Clone(truncate(host, maxHostInBody))), slog.String("request_id", strings.Clone(req.id())))

@@ -166,6 +166,11 @@ func TestMalformedValues(t *testing.T) {
 		{"EXTAUTHZ_ALLOWED_HOSTS", ","},
 		{"EXTAUTHZ_ALLOWED_HOSTS", " , ,"},
 		{"EXTAUTHZ_ALLOWED_HOSTS", "*.anthropic.com"},
+		// Hosts no authority can name (authz.AllowedHostProblem).
+		{"EXTAUTHZ_ALLOWED_HOSTS", "fe80::1%eth0"},
+		{"EXTAUTHZ_ALLOWED_HOSTS", "[192.0.2.7]"},
+		{"EXTAUTHZ_ALLOWED_HOSTS", "0177.0.0.1"},
+		{"EXTAUTHZ_ALLOWED_HOSTS", "example.123"},
 		{"EXTAUTHZ_LOG_LEVEL", "verbose"},
 		{"EXTAUTHZ_LOG_FORMAT", "xml"},
 	}
