@@ -156,21 +156,24 @@ func printDecision(w io.Writer, resp *authv3.CheckResponse) bool {
 	return false
 }
 
-// appendMode names how Envoy applies an OK header, from both fields.
+// appendMode names how Envoy applies an OK header. Every release (1.36 to
+// 1.40) reads only `append` for ext_authz request headers: true appends to
+// an existing header, false or unset sets it (docs/envoy-versions.md). "set?"
+// marks a header that relies on `append` being unset with an append_action
+// that is not an overwrite: releases set it, but the reverted development
+// change #42878 read append_action then and added a second value.
 func appendMode(h *corev3.HeaderValueOption) string {
-	if h.GetAppend() != nil && h.GetAppend().GetValue() {
+	switch {
+	case h.GetAppend().GetValue():
 		return "append"
+	case h.GetAppend() != nil:
+		return "set"
 	}
 	switch h.GetAppendAction() {
 	case corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD, corev3.HeaderValueOption_OVERWRITE_IF_EXISTS:
 		return "set"
-	case corev3.HeaderValueOption_ADD_IF_ABSENT:
-		return "add"
 	}
-	if h.GetAppend() != nil {
-		return "set"
-	}
-	return "append?" // neither field set: version-dependent in Envoy
+	return "set?"
 }
 
 // displayValue is how check shows a mutation's value: a credential header
