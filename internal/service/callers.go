@@ -1,10 +1,30 @@
 package service
 
 import (
+	"fmt"
 	"log/slog"
 
+	"extauthz/internal/callerauth"
 	"extauthz/internal/config"
 )
+
+// setUpCallers loads the TLS files, if any, and builds the guard that
+// authenticates the gRPC listener's callers (EXTAUTHZ_ALLOWED_CALLERS).
+func (s *Service) setUpCallers(o Options) error {
+	if s.cfg.TLSCertFile != "" {
+		var err error
+		s.tls, err = callerauth.LoadServerTLS(s.cfg.TLSFiles(), callerauth.TLSOptions{Logger: o.Logger, Observer: s.metrics})
+		if err != nil {
+			return fmt.Errorf("TLS: %w", err)
+		}
+	}
+	var err error
+	s.guard, err = callerauth.NewGuard(callerauth.Options{AllowList: s.cfg.Callers, TLS: s.tls, Logger: o.Logger, Observer: s.metrics})
+	if err != nil {
+		return fmt.Errorf("caller authentication: %w", err)
+	}
+	return nil
+}
 
 // describeCallers is who may call Check, for the startup log line.
 func (s *Service) describeCallers() slog.Attr {

@@ -1,12 +1,16 @@
 package service
 
 import (
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
 
 	"extauthz/internal/authz"
+	"extauthz/internal/feedback"
 )
 
 // Bounds of the gRPC listener. Whoever can connect — before any caller check
@@ -85,4 +89,43 @@ func grpcServerOptions(withTLS bool) []grpc.ServerOption {
 		// stacks go cold).
 		grpc.NumStreamWorkers(streamWorkers),
 	}
+}
+
+// newCheckServer builds the ext_authz Check server over the credentials.
+func (s *Service) newCheckServer(named []authz.NamedCredentials, o Options) (*authz.Server, error) {
+	var rules []authz.PrincipalRule
+	for _, r := range s.cfg.CredentialByPrincipal {
+		rules = append(rules, authz.PrincipalRule{Principal: r.Principal, Prefix: r.Prefix, Credential: r.Credential})
+	}
+	check, err := authz.NewServer(authz.Options{
+		Credentials:  named,
+		ByPrincipal:  rules,
+		AllowedHosts: s.cfg.AllowedHosts,
+		Authorize:    s.guard.Authorize,
+		Logger:       o.Logger,
+		Observer:     s.metrics,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check server: %w", err)
+	}
+	return check, nil
+}
+
+// newGRPCServer builds the gRPC listener's server: Check and the access-log
+// stream behind the caller guard, health and reflection open to any
+// connection that completed the handshake.
+func (s *Service) newGRPCServer(check *authz.Server, o Options) error {
+	s.grpcSrv = grpc.NewServer(append(grpcServerOptions(s.tls != nil), grpc.Creds(s.guard.TransportCredentials()))...)
+	check.Register(s.grpcSrv)
+	logs, err := feedback.NewServer(feedback.Options{Credentials: feedbackCredentials(s.creds), Observer: s.metrics,
+		Logger: o.Logger, Authorize: s.guard.Authorize})
+	if err != nil {
+		return fmt.Errorf("access-log server: %w", err)
+	}
+	logs.Register(s.grpcSrv)
+	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
+	// grpcurl and other tools list and call the services without a
+	// protoset. The descriptors are public API; reflection serves no state.
+	reflection.Register(s.grpcSrv)
+	return nil
 }

@@ -18,13 +18,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/reflection"
 
 	"extauthz/internal/admin"
 	"extauthz/internal/authz"
 	"extauthz/internal/callerauth"
 	"extauthz/internal/config"
-	"extauthz/internal/feedback"
 	"extauthz/internal/telemetry"
 )
 
@@ -106,49 +104,21 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Service, error) {
 		s.creds = append(s.creds, cred)
 		named = append(named, authz.NamedCredentials{Name: c.Name, Mode: cred.mode, Credentials: cred.check})
 	}
-	if cfg.TLSCertFile != "" {
-		s.tls, err = callerauth.LoadServerTLS(cfg.TLSFiles(), callerauth.TLSOptions{Logger: o.Logger, Observer: s.metrics})
-		if err != nil {
-			return nil, fmt.Errorf("TLS: %w", err)
-		}
+	if err := s.setUpCallers(o); err != nil {
+		return nil, err
 	}
-	s.guard, err = callerauth.NewGuard(callerauth.Options{AllowList: cfg.Callers, TLS: s.tls, Logger: o.Logger, Observer: s.metrics})
+	check, err := s.newCheckServer(named, o)
 	if err != nil {
-		return nil, fmt.Errorf("caller authentication: %w", err)
-	}
-	var rules []authz.PrincipalRule
-	for _, r := range cfg.CredentialByPrincipal {
-		rules = append(rules, authz.PrincipalRule{Principal: r.Principal, Prefix: r.Prefix, Credential: r.Credential})
-	}
-	check, err := authz.NewServer(authz.Options{
-		Credentials:  named,
-		ByPrincipal:  rules,
-		AllowedHosts: cfg.AllowedHosts,
-		Authorize:    s.guard.Authorize,
-		Logger:       o.Logger,
-		Observer:     s.metrics,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("check server: %w", err)
+		return nil, err
 	}
 	if telemetry.TracingEnabled(o.Lookup) {
 		if s.stopTracing, err = telemetry.StartTracing(ctx, o.Lookup, o.Version); err != nil {
 			return nil, err
 		}
 	}
-
-	s.grpcSrv = grpc.NewServer(append(grpcServerOptions(s.tls != nil), grpc.Creds(s.guard.TransportCredentials()))...)
-	check.Register(s.grpcSrv)
-	logs, err := feedback.NewServer(feedback.Options{Credentials: feedbackCredentials(s.creds), Observer: s.metrics,
-		Logger: o.Logger, Authorize: s.guard.Authorize})
-	if err != nil {
-		return nil, fmt.Errorf("access-log server: %w", err)
+	if err := s.newGRPCServer(check, o); err != nil {
+		return nil, err
 	}
-	logs.Register(s.grpcSrv)
-	healthpb.RegisterHealthServer(s.grpcSrv, s.health)
-	// grpcurl and other tools list and call the services without a
-	// protoset. The descriptors are public API; reflection serves no state.
-	reflection.Register(s.grpcSrv)
 	s.updateHealth() // static keys are servable at once
 
 	if !isOff(cfg.HTTPAddr) {
