@@ -226,3 +226,53 @@ func TestCheckSeriesUnderConcurrentScrapes(t *testing.T) {
 		t.Errorf("histogram count %v, want %d", n, writers*perWriter)
 	}
 }
+
+// TestSeveralCredentialsAndSecuritySeries: each credential has its own
+// series; checks that selected none carry an empty credential label; the
+// upstream, access-log and caller series count what they are told, and
+// never a label value outside the configured set.
+func TestSeveralCredentialsAndSecuritySeries(t *testing.T) {
+	m, err := NewMetrics([]string{"team-a", "team-b"}, func() bool { return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.CheckFinished(0, authz.ResultOK, time.Microsecond)
+	m.CheckFinished(1, authz.ResultOK, time.Microsecond)
+	m.CheckFinished(1, authz.ResultUnavailable, time.Microsecond)
+	m.CheckFinished(-1, authz.ResultForbidden, time.Microsecond)
+	m.Tokens(1).ExchangeFinished(tokens.OutcomeSuccess, time.Millisecond)
+	m.UpstreamResponse("team-a", "401")
+	m.UpstreamResponse("team-a", "401")
+	m.UpstreamResponse("team-c", "401") // not configured: not counted
+	m.UpstreamResponse("team-b", "418") // not a class: not counted
+	m.EntryIgnored("no_metadata")
+	m.EntryIgnored("made-up reason")
+	m.CallerRejected()
+	m.HandshakeFailed()
+	m.TLSReloadFailed()
+	m.TLSReloadFailed()
+	s := scrapeMetrics(t, m)
+	for series, want := range map[string]float64{
+		`extauthz_checks_total{credential="team-a",result="ok"}`:                 1,
+		`extauthz_checks_total{credential="team-b",result="ok"}`:                 1,
+		`extauthz_checks_total{credential="team-b",result="unavailable"}`:        1,
+		`extauthz_checks_total{credential="",result="forbidden"}`:                1,
+		`extauthz_token_exchanges_total{credential="team-b",outcome="success"}`:  1,
+		`extauthz_upstream_responses_total{code="401",credential="team-a"}`:      2,
+		`extauthz_upstream_responses_total{code="401",credential="team-b"}`:      0,
+		`extauthz_access_log_entries_ignored_total{reason="no_metadata"}`:        1,
+		`extauthz_access_log_entries_ignored_total{reason="unknown_credential"}`: 0,
+		"extauthz_callers_rejected_total":                                        1,
+		"extauthz_tls_handshake_failures_total":                                  1,
+		"extauthz_tls_reload_failures_total":                                     2,
+	} {
+		if v := s.value(t, series); v != want {
+			t.Errorf("%s = %v, want %v", series, v, want)
+		}
+	}
+	for series := range s.values {
+		if strings.Contains(series, "team-c") || strings.Contains(series, "418") || strings.Contains(series, "made-up") {
+			t.Errorf("a label value outside the configured set: %s", series)
+		}
+	}
+}
