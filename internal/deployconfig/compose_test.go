@@ -252,7 +252,11 @@ func TestComposeEnvoyConfigIsValidated(t *testing.T) {
 	}
 	addrVar := map[string]string{"extauthz": "EXTAUTHZ_GRPC_ADDR", "echo": "EXTAUTHZ_ECHO_ADDR"}
 	for _, cl := range cfg.Bootstrap.GetStaticResources().GetClusters() {
-		sock := cl.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
+		addr := cl.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress()
+		if addr.GetPipe() != nil {
+			continue // a unix socket in a shared volume: CheckCompose follows it
+		}
+		sock := addr.GetSocketAddress()
 		s := service(t, p, sock.GetAddress())
 		if got := port(t, env(t, s, addrVar[s.Name])); got != sock.GetPortValue() {
 			t.Errorf("cluster %s calls %s:%d, but the service listens on %d", cl.GetName(), sock.GetAddress(), sock.GetPortValue(), got)
