@@ -343,17 +343,7 @@ func TestCheckComposeRejects(t *testing.T) {
 			ErrMiswired, "EXTAUTHZ_CREDENTIALS", "team-c"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p := mutatedProject(t, tt.old, tt.new)
-			err := CheckCompose(p)
-			if !errors.Is(err, tt.rule) {
-				t.Fatalf("CheckCompose = %v, want %q", err, tt.rule)
-			}
-			for _, f := range Findings(err) {
-				if errors.Is(f, tt.rule) && strings.Contains(f.Field, tt.field) && strings.Contains(f.Error(), tt.detail) {
-					return
-				}
-			}
-			t.Errorf("no %q finding on %s naming %q in:\n%v", tt.rule, tt.field, tt.detail, err)
+			wantFinding(t, CheckCompose(mutatedProject(t, tt.old, tt.new)), tt.rule, tt.field, tt.detail)
 		})
 	}
 }

@@ -15,6 +15,9 @@ var (
 	// credential Envoy selects that extauthz does not hold, a socket Envoy cannot reach, a
 	// listener extauthz refuses to start on).
 	ErrMiswired = errors.New("the deployment's parts do not fit together")
+	// ErrLoggedCredential: an access-log sink is given a header that can carry a credential; at
+	// log time the request carries the bearer extauthz injected.
+	ErrLoggedCredential = errors.New("an access log must not record a header that can carry a credential")
 )
 
 // A Finding is one problem in a deployment: the field it is in and what is wrong with it.
@@ -22,7 +25,7 @@ type Finding struct {
 	// Field locates it: services.echo.volumes in a compose file, or kind namespace/name followed
 	// by the field (NetworkPolicy anthropic-auth/extauthz-grpc: spec.ingress[0].from) in manifests.
 	Field string
-	// Rule is ErrNotIsolated or ErrMiswired.
+	// Rule is ErrNotIsolated, ErrMiswired or ErrLoggedCredential.
 	Rule error
 	// Detail says what was found.
 	Detail string
