@@ -151,7 +151,7 @@ func TestComposeStackServeAgainstEmulator(t *testing.T) {
 	defer conn.Close()
 	bearers := map[string]string{}
 	for name := range strings.SplitSeq(svcEnv["EXTAUTHZ_CREDENTIALS"], ",") {
-		// What Envoy asks for the README's curl on the route that selects name.
+		// What Envoy asks for docs/deploy-compose.md's curl on the route that selects name.
 		resp, err := authv3.NewAuthorizationClient(conn).Check(context.Background(), &authv3.CheckRequest{
 			Attributes: &authv3.AttributeContext{
 				Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
