@@ -3,6 +3,7 @@ package deployconfig
 import (
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,7 +47,10 @@ func (s *manifestSet) extauthzTargets() extauthzTargets {
 					t.byPrincipal[principal] = name
 				}
 			}
-			_, port, _ := strings.Cut(env["EXTAUTHZ_GRPC_ADDR"], ":")
+			_, port, err := net.SplitHostPort(env["EXTAUTHZ_GRPC_ADDR"])
+			if err != nil {
+				continue // a unix socket: no Service reaches it
+			}
 			for _, svc := range s.services {
 				if svc.Namespace != d.Namespace || !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
 					continue
