@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -102,8 +103,11 @@ the point, it is worthless anywhere else, and the logs on stderr show only its f
 		logger.Error("cannot start the local emulator", "error", err)
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "extauthz emulator: LOCAL EMULATOR of the GitHub Actions OIDC mint and Anthropic's token endpoint on %s (tokens are worthless elsewhere)\n", emu.URL())
-	printExports(stdout, emu)
+	// One write, so that a reader that sees the URL sees the exports too.
+	var banner bytes.Buffer
+	fmt.Fprintf(&banner, "extauthz emulator: LOCAL EMULATOR of the GitHub Actions OIDC mint and Anthropic's token endpoint on %s (tokens are worthless elsewhere)\n", emu.URL())
+	printExports(&banner, emu)
+	stdout.Write(banner.Bytes())
 	<-ctx.Done()
 	if err := emu.Close(); err != nil {
 		logger.Error("closing the local emulator", "error", err)
