@@ -110,9 +110,15 @@ func TestCheckManifestsRejects(t *testing.T) {
 		{"no PeerAuthentication", "istio", []edit{drop("istio-extauthz.yaml", "kind: PeerAuthentication")},
 			ErrNotIsolated, "Deployment anthropic-auth/extauthz", "no PeerAuthentication"},
 		{"PERMISSIVE", "istio", []edit{{"istio-extauthz.yaml", "mode: STRICT", "mode: PERMISSIVE"}},
+			ErrNotIsolated, "PeerAuthentication anthropic-auth/default: spec.mtls.mode", "PERMISSIVE"},
+		{"gRPC port PERMISSIVE for the workload", "istio", []edit{{"istio-extauthz.yaml", "  mtls:\n    mode: STRICT\n",
+			"  mtls:\n    mode: STRICT\n---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: extauthz, namespace: anthropic-auth }\n" +
+				"spec:\n  selector: { matchLabels: { app.kubernetes.io/name: extauthz } }\n  portLevelMtls:\n    9191: { mode: PERMISSIVE }\n"}},
+			ErrNotIsolated, "PeerAuthentication anthropic-auth/extauthz: spec.portLevelMtls.9191", "port 9191"},
+		{"workload PERMISSIVE over a STRICT namespace", "istio", []edit{{"istio-extauthz.yaml", "  mtls:\n    mode: STRICT\n",
+			"  mtls:\n    mode: STRICT\n---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: { name: extauthz, namespace: anthropic-auth }\n" +
+				"spec:\n  selector: { matchLabels: { app.kubernetes.io/name: extauthz } }\n  mtls: { mode: PERMISSIVE }\n"}},
 			ErrNotIsolated, "PeerAuthentication anthropic-auth/extauthz: spec.mtls.mode", "PERMISSIVE"},
-		{"gRPC port PERMISSIVE", "istio", []edit{{"istio-extauthz.yaml", "  mtls:\n    mode: STRICT\n", "  mtls:\n    mode: STRICT\n  portLevelMtls:\n    9191: { mode: PERMISSIVE }\n"}},
-			ErrNotIsolated, "spec.portLevelMtls.9191", "port 9191"},
 		{"no sidecar", "istio", []edit{{"extauthz.yaml", `sidecar.istio.io/inject: "true"`, `sidecar.istio.io/inject: "false"`}},
 			ErrNotIsolated, "spec.template.metadata.labels", "no Istio sidecar"},
 		{"any principal", "istio", []edit{{"istio-extauthz.yaml", gatewaySA, "        - \"*\"\n"}},
