@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,10 +34,16 @@ var emulatorVars = map[string]string{
 	"ServiceAccountID": "AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID",
 }
 
+// exampleCredentials are the credentials the emulator knows when
+// EXTAUTHZ_CREDENTIALS is unset, so that its printout shows a newcomer the
+// several-credential variables too.
+var exampleCredentials = []string{"team-a", "team-b"}
+
 // emulatorCmd runs the local emulator of the GitHub Actions mint and
 // Anthropic's token endpoint on its own, for the compose stack, where
-// extauthz runs in real `serve` mode against it. It stops on SIGTERM or
-// SIGINT and returns exitOK.
+// extauthz runs in real `serve` mode against it, and prints on stdout the
+// variables that point `serve` (one credential or several) or an SDK at it.
+// It stops on SIGTERM or SIGINT and returns exitOK.
 func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) int {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -48,7 +57,13 @@ func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer, l
 Runs the LOCAL EMULATOR alone on EXTAUTHZ_EMULATOR_ADDR (default 127.0.0.1:8080). Its identity
 comes from the variables serve reads (each random or default when unset):
 ACTIONS_ID_TOKEN_REQUEST_TOKEN, AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID,
-AWF_AUTH_ANTHROPIC_ORGANIZATION_ID, AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID, AWF_AUTH_OIDC_AUDIENCE.`)
+AWF_AUTH_ANTHROPIC_ORGANIZATION_ID, AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID, AWF_AUTH_OIDC_AUDIENCE,
+and for several credentials EXTAUTHZ_CREDENTIALS (default team-a,team-b) with each one's
+EXTAUTHZ_<NAME>_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID.
+
+It prints on stdout the variables to export for serve (one credential, then several) and for an
+SDK. They include ACTIONS_ID_TOKEN_REQUEST_TOKEN, this emulator's own mint bearer: printing it is
+the point, it is worthless anywhere else, and the logs on stderr show only its fingerprint.`)
 		fs.PrintDefaults()
 	}
 	if !parseFlags(fs, args) {
@@ -71,6 +86,7 @@ AWF_AUTH_ANTHROPIC_ORGANIZATION_ID, AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID, AWF_A
 		FederationRuleID: get("AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID"),
 		OrganizationID:   get("AWF_AUTH_ANTHROPIC_ORGANIZATION_ID"),
 		ServiceAccountID: get("AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"),
+		ServiceAccounts:  emulatorAccounts(get),
 		Logger:           logger,
 	})
 	if problems := emulator.OptionErrors(err); len(problems) > 0 {
@@ -79,7 +95,7 @@ AWF_AUTH_ANTHROPIC_ORGANIZATION_ID, AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID, AWF_A
 			if errors.Is(p, emulator.ErrNotLoopback) {
 				reason = fmt.Sprintf("%q is not a loopback address (pass -allow-non-loopback to permit it)", addr)
 			}
-			fmt.Fprintf(stderr, "extauthz: configuration: %s: %s\n", emulatorVars[p.Field], reason)
+			fmt.Fprintf(stderr, "extauthz: configuration: %s: %s\n", emulatorVar(p.Field), reason)
 		}
 		return exitUsage
 	}
@@ -87,13 +103,80 @@ AWF_AUTH_ANTHROPIC_ORGANIZATION_ID, AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID, AWF_A
 		logger.Error("cannot start the local emulator", "error", err)
 		return exitFailed
 	}
-	fmt.Fprintf(stdout, "extauthz emulator: LOCAL EMULATOR of the GitHub Actions OIDC mint and Anthropic's token endpoint on %s (tokens are worthless elsewhere)\n", emu.URL())
+	// One write, so that a reader that sees the URL sees the exports too.
+	var banner bytes.Buffer
+	fmt.Fprintf(&banner, "extauthz emulator: LOCAL EMULATOR of the GitHub Actions OIDC mint and Anthropic's token endpoint on %s (tokens are worthless elsewhere)\n", emu.URL())
+	printExports(&banner, emu)
+	stdout.Write(banner.Bytes())
 	<-ctx.Done()
 	if err := emu.Close(); err != nil {
 		logger.Error("closing the local emulator", "error", err)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// emulatorAccounts are the service accounts of several credentials: one per
+// name in EXTAUTHZ_CREDENTIALS (exampleCredentials when unset), each its
+// prefixed EXTAUTHZ_<NAME>_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID or random.
+func emulatorAccounts(get func(string) string) map[string]string {
+	names := exampleCredentials
+	if list := get("EXTAUTHZ_CREDENTIALS"); list != "" {
+		names = nil
+		for name := range strings.SplitSeq(list, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				names = append(names, name)
+			}
+		}
+	}
+	accounts := make(map[string]string, len(names))
+	for _, name := range names {
+		accounts[name] = get(emulator.CredentialPrefix(name) + "AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID")
+	}
+	return accounts
+}
+
+// emulatorVar names the variable or flag behind an emulator option.
+func emulatorVar(field string) string {
+	if name, ok := strings.CutPrefix(field, "ServiceAccounts."); ok {
+		return emulator.CredentialPrefix(name) + "AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"
+	}
+	if field == "ServiceAccounts" {
+		return "EXTAUTHZ_CREDENTIALS"
+	}
+	return emulatorVars[field]
+}
+
+// printExports writes, as shell export lines, what a newcomer sets to point
+// `extauthz serve` at the emulator (with one credential, then several) and
+// what an Anthropic SDK that does the exchange itself would read. This is the
+// one place the request token is printed: stdout, for the person who started
+// the emulator; the logs carry only its fingerprint.
+func printExports(w io.Writer, emu *emulator.Emulator) {
+	one, several := emu.Env(), emu.CredentialsEnv()
+	fmt.Fprintln(w, "\n# extauthz serve with one credential:")
+	writeExports(w, one)
+	fmt.Fprintf(w, "\n# or with %d credentials, each exchanging for its own service account (select one per route with\n", len(strings.Split(several["EXTAUTHZ_CREDENTIALS"], ",")))
+	fmt.Fprintln(w, "# ExtAuthzPerRoute context_extensions credential: NAME, as envoy/sidecar-two-credentials.yaml does):")
+	writeExports(w, several)
+	fmt.Fprintln(w, "\n# An Anthropic SDK doing the exchange itself: mint a JWT (curl -H \"Authorization: Bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN\"")
+	fmt.Fprintln(w, "# \"$ACTIONS_ID_TOKEN_REQUEST_URL&audience=$AWF_AUTH_OIDC_AUDIENCE\" gives {\"value\": JWT}; each is good for one exchange),")
+	fmt.Fprintln(w, "# write it to a file named by ANTHROPIC_IDENTITY_TOKEN_FILE, and set (only /v1/oauth/token answers at this base URL):")
+	writeExports(w, map[string]string{
+		"ANTHROPIC_BASE_URL":           emu.URL(),
+		"ANTHROPIC_FEDERATION_RULE_ID": one["AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID"],
+		"ANTHROPIC_ORGANIZATION_ID":    one["AWF_AUTH_ANTHROPIC_ORGANIZATION_ID"],
+		"ANTHROPIC_SERVICE_ACCOUNT_ID": one["AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"],
+	})
+	fmt.Fprintln(w, "\n# ACTIONS_ID_TOKEN_REQUEST_TOKEN is this emulator's mint bearer, printed only here (its logs show a fingerprint).")
+}
+
+// writeExports writes env as sorted `export NAME='value'` lines, each value
+// quoted for a POSIX shell.
+func writeExports(w io.Writer, env map[string]string) {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
+		fmt.Fprintf(w, "export %s='%s'\n", name, strings.ReplaceAll(env[name], "'", `'\''`))
+	}
 }
 
 // toolLogger is the logger of the helper commands (emulator, echo): JSON

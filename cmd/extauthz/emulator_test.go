@@ -3,25 +3,37 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
 	"extauthz/internal/deployconfig"
+	"extauthz/internal/healthwatch"
 )
 
 // announced is a stdout that also hands over the first URL it prints, the
-// address a helper command bound (they are started on port 0).
+// address a helper command bound (they are started on port 0). A private one
+// keeps what it records out of suiteOutput: the emulator prints its request
+// token on stdout on purpose, and tests check that stdout on its own.
 type announced struct {
 	output
-	once sync.Once
-	url  chan string
+	private bool
+	buf     bytes.Buffer
+	mu      sync.Mutex
+	once    sync.Once
+	url     chan string
 }
 
 var announcedURL = regexp.MustCompile(`http://[0-9.:\[\]]+`)
@@ -29,11 +41,30 @@ var announcedURL = regexp.MustCompile(`http://[0-9.:\[\]]+`)
 func newAnnounced() *announced { return &announced{url: make(chan string, 1)} }
 
 func (a *announced) Write(p []byte) (int, error) {
-	n, err := a.output.Write(p)
-	if u := announcedURL.FindString(a.String()); u != "" {
+	text := ""
+	if a.private {
+		a.mu.Lock()
+		a.buf.Write(p)
+		text = a.buf.String()
+		a.mu.Unlock()
+	} else {
+		a.output.Write(p)
+		text = a.output.String()
+	}
+	if u := announcedURL.FindString(text); u != "" {
 		a.once.Do(func() { a.url <- u })
 	}
-	return n, err
+	return len(p), nil
+}
+
+// String is everything written so far.
+func (a *announced) String() string {
+	if !a.private {
+		return a.output.String()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.buf.String()
 }
 
 // startHelper runs a long-lived command in-process until the test ends and
@@ -41,14 +72,28 @@ func (a *announced) Write(p []byte) (int, error) {
 // returns its exit code.
 func startHelper(t *testing.T, lookup env, args ...string) (url string, stop func() int, stderr *output) {
 	t.Helper()
-	stdout := newAnnounced()
+	url, stop, _, stderr = startAnnouncing(t, newAnnounced(), lookup, args...)
+	return url, stop, stderr
+}
+
+// startEmulatorCmd is startHelper for `extauthz emulator`, whose stdout
+// (with the request token in it) stays out of suiteOutput and is returned.
+func startEmulatorCmd(t *testing.T, lookup env, args ...string) (url string, stop func() int, stdout *announced, stderr *output) {
+	t.Helper()
+	out := newAnnounced()
+	out.private = true
+	return startAnnouncing(t, out, lookup, append([]string{"emulator"}, args...)...)
+}
+
+func startAnnouncing(t *testing.T, stdout *announced, lookup env, args ...string) (url string, stop func() int, _ *announced, stderr *output) {
+	t.Helper()
 	stop, stderr, exited := start(t, stdout, lookup, args...)
 	select {
 	case url = <-stdout.url:
 	case <-exited:
 		t.Fatalf("%s exited %d before announcing its address:\n%s", args[0], stop(), stderr)
 	}
-	return url, stop, stderr
+	return url, stop, stdout, stderr
 }
 
 // composeEnv is the environment docker-compose.yaml gives service.
@@ -73,7 +118,9 @@ func composeEnv(t *testing.T, service string) map[string]string {
 
 // TestComposeStackServeAgainstEmulator runs the compose stack's extauthz and
 // emulator services as compose configures them — same identity variables,
-// same URLs — with only the ports replaced, and asks for a decision.
+// two credentials, same URLs — with only the addresses replaced, and asks
+// for a decision per credential as Envoy's routes would, over the socket
+// with context_extensions.
 func TestComposeStackServeAgainstEmulator(t *testing.T) {
 	emuEnv := composeEnv(t, "emulator")
 	const composeEmulator = "127.0.0.1:8080"
@@ -82,7 +129,7 @@ func TestComposeStackServeAgainstEmulator(t *testing.T) {
 	}
 	suiteOutput.Remember(emuEnv["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
 	emuEnv["EXTAUTHZ_EMULATOR_ADDR"] = "127.0.0.1:0"
-	emuURL, stopEmu, emuLog := startHelper(t, mapEnv(emuEnv), "emulator", "-token-lifetime", "30s")
+	emuURL, stopEmu, _, emuLog := startEmulatorCmd(t, mapEnv(emuEnv), "-token-lifetime", "30s")
 	emuAddr := strings.TrimPrefix(emuURL, "http://")
 
 	svcEnv := composeEnv(t, "extauthz")
@@ -92,23 +139,41 @@ func TestComposeStackServeAgainstEmulator(t *testing.T) {
 		}
 	}
 	svcEnv["EXTAUTHZ_GRPC_ADDR"], svcEnv["EXTAUTHZ_HTTP_ADDR"], svcEnv["EXTAUTHZ_ADMIN_ADDR"] = sockets(t)
-	env := mapEnv(svcEnv)
-	stopServe, serveLog := background(t, env, "serve")
-	waitServing(t, svcEnv["EXTAUTHZ_GRPC_ADDR"])
+	// Compose admits only Envoy's uid; here the test process plays Envoy.
+	svcEnv["EXTAUTHZ_ALLOWED_CALLERS"] = "uid:" + strconv.Itoa(os.Getuid())
+	stopServe, serveLog := serveUntilServing(t, svcEnv)
 
-	// What Envoy asks for the README's curl: the published port's host.
-	code, stdout, _ := invoke(t, env, "check", "--host", "localhost:10000", "--header", "anthropic-beta=tools-2024-04-04")
-	if code != exitOK {
-		t.Fatalf("check exit %d:\n%s\nserve log:\n%s\nemulator log:\n%s", code, stdout, serveLog, emuLog)
+	conn, err := dial(svcEnv["EXTAUTHZ_GRPC_ADDR"])
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{
-		"set     authorization: Bearer sk-ant-oat01-… (fingerprint ",
-		"set     anthropic-beta: tools-2024-04-04,oauth-2025-04-20\n",
-		"remove  x-api-key",
-	} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("check output lacks %q:\n%s", want, stdout)
+	defer conn.Close()
+	bearers := map[string]string{}
+	for name := range strings.SplitSeq(svcEnv["EXTAUTHZ_CREDENTIALS"], ",") {
+		// What Envoy asks for docs/deploy-compose.md's curl on the route that selects name.
+		resp, err := authv3.NewAuthorizationClient(conn).Check(context.Background(), &authv3.CheckRequest{
+			Attributes: &authv3.AttributeContext{
+				Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+					Method: "POST", Path: "/v1/messages", Host: "localhost:10000", Scheme: "http",
+					Headers: map[string]string{"anthropic-beta": "tools-2024-04-04"},
+				}},
+				ContextExtensions: map[string]string{"credential": name},
+			},
+		})
+		if err != nil || resp.GetStatus().GetCode() != 0 {
+			t.Fatalf("Check for %s: %v %v\nserve log:\n%s\nemulator log:\n%s", name, err, resp.GetStatus(), serveLog, emuLog)
 		}
+		for _, h := range resp.GetOkResponse().GetHeaders() {
+			if h.GetHeader().GetKey() == "authorization" {
+				bearers[name] = h.GetHeader().GetValue()
+			}
+		}
+		if !strings.HasPrefix(bearers[name], "Bearer sk-ant-oat01-") {
+			t.Errorf("%s: no sk-ant-oat01- bearer in the OK response", name)
+		}
+	}
+	if len(bearers) != 2 || bearers["team-a"] == bearers["team-b"] {
+		t.Errorf("got %d bearers for %s; want two different ones", len(bearers), svcEnv["EXTAUTHZ_CREDENTIALS"])
 	}
 	if code := stopServe(); code != exitOK {
 		t.Errorf("serve exit %d", code)
@@ -122,6 +187,120 @@ func TestComposeStackServeAgainstEmulator(t *testing.T) {
 		}
 	}
 }
+
+// TestEmulatorPrintsWhatToExport: a newcomer copies the emulator's stdout
+// into a shell and `serve` (one credential or several) works against it.
+// The request token is in those lines and in no log line.
+func TestEmulatorPrintsWhatToExport(t *testing.T) {
+	const requestToken = "cmd-emulator-exports-request-token"
+	suiteOutput.Remember(requestToken)
+	base := map[string]string{"EXTAUTHZ_EMULATOR_ADDR": "127.0.0.1:0", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": requestToken}
+	for name, tt := range map[string]struct {
+		env         map[string]string
+		credentials string
+	}{
+		"example credentials": {base, "team-a,team-b"},
+		"configured credentials": {withEnv(base, map[string]string{
+			"EXTAUTHZ_CREDENTIALS": "ops,research", "EXTAUTHZ_OPS_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID": "svac_ops",
+		}), "ops,research"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			url, stop, stdout, stderr := startEmulatorCmd(t, mapEnv(tt.env))
+			defer stop()
+			one, several, sdk := parseExports(t, stdout.String())
+			for block, env := range map[string]map[string]string{"one credential": one, "several": several} {
+				if env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] != requestToken || !strings.HasPrefix(env["AWF_AUTH_ANTHROPIC_TOKEN_URL"], url+"/") ||
+					!strings.HasPrefix(env["ACTIONS_ID_TOKEN_REQUEST_URL"], url+"/") || env["AWF_AUTH_TYPE"] != "github-oidc" {
+					t.Errorf("%s: exports %v do not point serve at %s with the request token", block, keys(env), url)
+				}
+			}
+			if several["EXTAUTHZ_CREDENTIALS"] != tt.credentials {
+				t.Errorf("EXTAUTHZ_CREDENTIALS = %q, want %q", several["EXTAUTHZ_CREDENTIALS"], tt.credentials)
+			}
+			if got := several["EXTAUTHZ_OPS_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"]; tt.env["EXTAUTHZ_CREDENTIALS"] != "" && got != "svac_ops" {
+				t.Errorf("ops's service account = %q, want the configured svac_ops", got)
+			}
+			if sdk["ANTHROPIC_BASE_URL"] != url || sdk["ANTHROPIC_SERVICE_ACCOUNT_ID"] != one["AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"] {
+				t.Errorf("SDK exports %v do not name this emulator and its service account", sdk)
+			}
+			if strings.Contains(stderr.String(), requestToken) {
+				t.Error("the request token is in the emulator's log")
+			}
+
+			// The printed variables, as exported, let serve exchange: SERVING means every
+			// credential holds a token.
+			for _, exports := range []map[string]string{one, several} {
+				env := maps.Clone(exports)
+				env["EXTAUTHZ_GRPC_ADDR"], env["EXTAUTHZ_HTTP_ADDR"], env["EXTAUTHZ_ADMIN_ADDR"] = sockets(t)
+				stopServe, serveLog := serveUntilServing(t, env)
+				if code := stopServe(); code != exitOK {
+					t.Errorf("serve exit %d:\n%s", code, serveLog)
+				}
+			}
+		})
+	}
+}
+
+// serveUntilServing runs serve on env until the test ends and waits until it
+// reports SERVING, failing at once, with its log, if it exits first.
+func serveUntilServing(t *testing.T, env map[string]string) (stop func() int, stderr *output) {
+	t.Helper()
+	stop, stderr, exited := start(t, &output{}, mapEnv(env), "serve")
+	conn, err := dial(env["EXTAUTHZ_GRPC_ADDR"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // hang guard only
+	defer cancel()
+	go func() {
+		select {
+		case <-exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := healthwatch.Wait(ctx, conn, "", healthpb.HealthCheckResponse_SERVING); err != nil {
+		select {
+		case <-exited:
+			t.Fatalf("serve exited %d before SERVING:\n%s", stop(), stderr)
+		default:
+			t.Fatalf("%v\nserve log:\n%s", err, stderr)
+		}
+	}
+	return stop, stderr
+}
+
+// parseExports reads the emulator's three blocks of `export NAME='value'`
+// lines: serve with one credential, with several, and an SDK.
+func parseExports(t *testing.T, stdout string) (one, several, sdk map[string]string) {
+	t.Helper()
+	var blocks []map[string]string
+	for _, block := range strings.Split(stdout, "\n\n") {
+		env := map[string]string{}
+		for _, line := range strings.Split(block, "\n") {
+			rest, ok := strings.CutPrefix(line, "export ")
+			if !ok {
+				continue
+			}
+			name, quoted, _ := strings.Cut(rest, "=")
+			value, ok := strings.CutPrefix(quoted, "'")
+			if value, ok = strings.CutSuffix(value, "'"); !ok || len(quoted) < 2 || strings.Contains(value, "'") {
+				t.Fatalf("line %q is not export NAME='value'", line)
+			}
+			env[name] = value
+		}
+		if len(env) > 0 {
+			blocks = append(blocks, env)
+		}
+	}
+	if len(blocks) != 3 {
+		t.Fatalf("%d blocks of exports, want 3:\n%s", len(blocks), stdout)
+	}
+	return blocks[0], blocks[1], blocks[2]
+}
+
+func keys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 func TestEmulatorConfigurationProblemsExit2(t *testing.T) {
 	good := map[string]string{

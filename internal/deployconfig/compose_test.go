@@ -24,13 +24,16 @@ const (
 	composeFile = repoRoot + "/docker-compose.yaml"
 )
 
-// devIdentity are the variables the emulator and extauthz must agree on.
+// devIdentity are the variables the emulator and extauthz must agree on: the shared identity and
+// each credential's service account.
 var devIdentity = []string{
 	"ACTIONS_ID_TOKEN_REQUEST_TOKEN",
 	"AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID",
 	"AWF_AUTH_ANTHROPIC_ORGANIZATION_ID",
-	"AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID",
 	"AWF_AUTH_OIDC_AUDIENCE",
+	"EXTAUTHZ_CREDENTIALS",
+	"EXTAUTHZ_TEAM_A_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID",
+	"EXTAUTHZ_TEAM_B_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID",
 }
 
 func loadProject(t *testing.T) *types.Project {
@@ -252,12 +255,141 @@ func TestComposeEnvoyConfigIsValidated(t *testing.T) {
 	}
 	addrVar := map[string]string{"extauthz": "EXTAUTHZ_GRPC_ADDR", "echo": "EXTAUTHZ_ECHO_ADDR"}
 	for _, cl := range cfg.Bootstrap.GetStaticResources().GetClusters() {
-		sock := cl.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
+		addr := cl.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress()
+		if addr.GetPipe() != nil {
+			continue // a unix socket in a shared volume: CheckCompose follows it
+		}
+		sock := addr.GetSocketAddress()
 		s := service(t, p, sock.GetAddress())
 		if got := port(t, env(t, s, addrVar[s.Name])); got != sock.GetPortValue() {
 			t.Errorf("cluster %s calls %s:%d, but the service listens on %d", cl.GetName(), sock.GetAddress(), sock.GetPortValue(), got)
 		}
 	}
+}
+
+// The stack runs two credentials on two service accounts, and Envoy's routes select exactly those.
+func TestComposeTwoCredentials(t *testing.T) {
+	extauthz := service(t, loadProject(t), "extauthz")
+	if got := env(t, extauthz, "EXTAUTHZ_CREDENTIALS"); got != "team-a,team-b" {
+		t.Fatalf("EXTAUTHZ_CREDENTIALS = %q, want team-a,team-b", got)
+	}
+	a, b := env(t, extauthz, "EXTAUTHZ_TEAM_A_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"), env(t, extauthz, "EXTAUTHZ_TEAM_B_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID")
+	if a == b || !strings.HasPrefix(a, "svac_") || !strings.HasPrefix(b, "svac_") {
+		t.Errorf("service accounts %q and %q: want two different svac_ ids", a, b)
+	}
+	if _, ok := extauthz.Environment["AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"]; ok {
+		t.Error("an unprefixed service account would be every credential's fallback: give each its own")
+	}
+}
+
+// The shipped stack keeps extauthz to Envoy: Check on a unix socket in a volume only extauthz
+// and envoy mount, with Envoy's uid the only allowed caller.
+func TestComposeIsolated(t *testing.T) {
+	p := loadProject(t)
+	if err := CheckCompose(p); err != nil {
+		t.Fatalf("CheckCompose:\n%v", err)
+	}
+	extauthz, envoy := service(t, p, "extauthz"), service(t, p, "envoy")
+	uid, _, _ := strings.Cut(envoy.User, ":")
+	if got := env(t, extauthz, "EXTAUTHZ_ALLOWED_CALLERS"); got != "uid:"+uid {
+		t.Errorf("EXTAUTHZ_ALLOWED_CALLERS = %q, want uid:%s (the envoy service's user)", got, uid)
+	}
+	if got := env(t, extauthz, "EXTAUTHZ_GRPC_ADDR"); got != "unix:/run/extauthz/extauthz.sock" {
+		t.Errorf("EXTAUTHZ_GRPC_ADDR = %q, want the isolated layout's socket", got)
+	}
+	// The socket Envoy's config dials is the one extauthz listens on, in the volume both mount.
+	cfg, err := envoyconfig.Load(mountedEnvoyConfig(envoy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pipe string
+	for _, cl := range cfg.Bootstrap.GetStaticResources().GetClusters() {
+		if cl.GetName() == "extauthz" {
+			pipe = cl.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetPipe().GetPath()
+		}
+	}
+	if "unix:"+pipe != env(t, extauthz, "EXTAUTHZ_GRPC_ADDR") {
+		t.Errorf("Envoy dials %q, extauthz listens on %q", pipe, env(t, extauthz, "EXTAUTHZ_GRPC_ADDR"))
+	}
+}
+
+// Each variant of the compose file in which something besides Envoy could call Check, or the
+// parts disagree, is caught, and the finding names the field to fix.
+func TestCheckComposeRejects(t *testing.T) {
+	for _, tt := range []struct {
+		name, old, new string
+		rule           error
+		field, detail  string
+	}{
+		{"echo mounts the socket directory", "      EXTAUTHZ_ECHO_ADDR: 0.0.0.0:8081\n",
+			"      EXTAUTHZ_ECHO_ADDR: 0.0.0.0:8081\n    volumes:\n      - extauthz-socket:/mnt\n", ErrNotIsolated, "services.echo.volumes", "extauthz-socket"},
+		{"emulator takes extauthz's volumes", "    network_mode: \"service:extauthz\"\n",
+			"    network_mode: \"service:extauthz\"\n    volumes_from: [extauthz]\n", ErrNotIsolated, "services.emulator.volumes_from", "socket directory"},
+		{"emulator in extauthz's PID namespace", "    network_mode: \"service:extauthz\"\n",
+			"    network_mode: \"service:extauthz\"\n    pid: \"service:extauthz\"\n", ErrNotIsolated, "services.emulator.pid", "/proc"},
+		{"no caller check", "      EXTAUTHZ_ALLOWED_CALLERS: uid:101\n", "", ErrNotIsolated, "EXTAUTHZ_ALLOWED_CALLERS", "unset"},
+		{"a group admitted", "EXTAUTHZ_ALLOWED_CALLERS: uid:101", "EXTAUTHZ_ALLOWED_CALLERS: uid:101,gid:65532", ErrNotIsolated, "EXTAUTHZ_ALLOWED_CALLERS", "gid:65532"},
+		{"Envoy by name", `user: "101:65532"`, `user: "envoy"`, ErrNotIsolated, "services.envoy.user", "numeric"},
+		{"Envoy's uid not admitted", "EXTAUTHZ_ALLOWED_CALLERS: uid:101", "EXTAUTHZ_ALLOWED_CALLERS: uid:102", ErrMiswired, "EXTAUTHZ_ALLOWED_CALLERS", "uid:101"},
+		{"gRPC on the default network", "EXTAUTHZ_GRPC_ADDR: unix:/run/extauthz/extauthz.sock", "EXTAUTHZ_GRPC_ADDR: 0.0.0.0:9191",
+			ErrNotIsolated, "services.echo.networks", `"default"`},
+		{"gRPC on extauthz's loopback", "EXTAUTHZ_GRPC_ADDR: unix:/run/extauthz/extauthz.sock", "EXTAUTHZ_GRPC_ADDR: 127.0.0.1:9191",
+			ErrNotIsolated, "services.emulator.network_mode", "127.0.0.1:9191"},
+		{"gRPC port published", "EXTAUTHZ_GRPC_ADDR: unix:/run/extauthz/extauthz.sock", "EXTAUTHZ_GRPC_ADDR: 0.0.0.0:9192",
+			ErrNotIsolated, "services.extauthz.ports", "publishes the gRPC port 9192"},
+		{"socket outside the volume", "EXTAUTHZ_GRPC_ADDR: unix:/run/extauthz/extauthz.sock", "EXTAUTHZ_GRPC_ADDR: unix:/tmp/extauthz.sock",
+			ErrMiswired, "services.extauthz.volumes", "/tmp"},
+		{"a credential no route selects", "EXTAUTHZ_CREDENTIALS: team-a,team-b", "EXTAUTHZ_CREDENTIALS: team-a,team-b,team-c",
+			ErrMiswired, "EXTAUTHZ_CREDENTIALS", "team-c"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantFinding(t, CheckCompose(mutatedProject(t, tt.old, tt.new)), tt.rule, tt.field, tt.detail)
+		})
+	}
+}
+
+// Over TCP, client certificates are the control: with EXTAUTHZ_TLS_CLIENT_CA_FILE the shared
+// network is no finding.
+func TestCheckComposeAcceptsMutualTLS(t *testing.T) {
+	p := mutatedProject(t, "EXTAUTHZ_GRPC_ADDR: unix:/run/extauthz/extauthz.sock",
+		"EXTAUTHZ_GRPC_ADDR: 0.0.0.0:9191\n      EXTAUTHZ_TLS_CLIENT_CA_FILE: /etc/extauthz/ca.pem")
+	if err := CheckCompose(p); errors.Is(err, ErrNotIsolated) {
+		t.Fatalf("CheckCompose:\n%v", err)
+	}
+}
+
+// mutatedProject loads docker-compose.yaml with old replaced by new, from a copy of the
+// repository's envoy directory so that the mounted config resolves as in the real file.
+func mutatedProject(t *testing.T, old, new string) *types.Project {
+	t.Helper()
+	data, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), old); n != 1 {
+		t.Fatalf("%q occurs %d times in docker-compose.yaml, want once", old, n)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "envoy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	local, err := os.ReadFile(filepath.Join(repoRoot, "envoy", "local.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string][]byte{
+		"envoy/local.yaml":    local,
+		"docker-compose.yaml": []byte(strings.Replace(string(data), old, new, 1)),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := LoadCompose(context.Background(), filepath.Join(dir, "docker-compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // The loader validates against the compose schema: a misspelt key is an error.
@@ -266,7 +398,7 @@ func TestLoadComposeRejectsUnknownKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	broken := strings.Replace(string(data), "    healthcheck:\n      test:", "    healthchek:\n      test:", 1)
+	broken := strings.Replace(string(data), "    healthcheck:\n      # `extauthz health`", "    healthchek:\n      # `extauthz health`", 1)
 	if broken == string(data) {
 		t.Fatal("mutation did not apply")
 	}

@@ -100,10 +100,24 @@ func TestProjectDockerfile(t *testing.T) {
 	if ep := final.Find("ENTRYPOINT"); len(ep) != 1 || ep[0].Args != `["/extauthz"]` {
 		t.Errorf(`ENTRYPOINT = %+v, want ["/extauthz"]`, ep)
 	}
+	// Started with its defaults, the container serves Check only on a socket in /run/extauthz,
+	// a directory the image gives to its user: nothing on a network can ask it for a token.
 	env := strings.Join(instructionArgs(final.Find("ENV")), " ")
-	for _, want := range []string{"EXTAUTHZ_GRPC_ADDR=0.0.0.0:9191", "EXTAUTHZ_HTTP_ADDR=0.0.0.0:9192"} {
+	for _, want := range []string{"EXTAUTHZ_GRPC_ADDR=unix:/run/extauthz/extauthz.sock", "EXTAUTHZ_ADMIN_ADDR=unix:/run/extauthz/admin.sock", "EXTAUTHZ_HTTP_ADDR=0.0.0.0:9192"} {
 		if !strings.Contains(env, want) {
 			t.Errorf("the final stage does not set %s", want)
+		}
+	}
+	socketDir := false
+	for _, c := range final.Find("COPY") {
+		socketDir = socketDir || strings.Contains(c.Args, "--chown="+user+":") && strings.HasSuffix(c.Args, " /run/")
+	}
+	if !socketDir {
+		t.Errorf("the final stage does not give /run/extauthz to uid %s", user)
+	}
+	for _, e := range final.Find("EXPOSE") {
+		if strings.Contains(e.Args, "9191") {
+			t.Errorf("EXPOSE %s: the image serves gRPC on a unix socket", e.Args)
 		}
 	}
 }

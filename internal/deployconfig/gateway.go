@@ -34,11 +34,57 @@ type securityPolicySpec struct {
 		GRPC *struct {
 			BackendRefs []ObjectRef `json:"backendRefs"`
 		} `json:"grpc"`
-		HeadersToExtAuth []string `json:"headersToExtAuth"`
-		Timeout          string   `json:"timeout"`
-		FailOpen         *bool    `json:"failOpen"`
-		RecomputeRoute   *bool    `json:"recomputeRoute"`
+		HeadersToExtAuth  []string `json:"headersToExtAuth"`
+		ContextExtensions []struct {
+			Name  string  `json:"name"`
+			Type  string  `json:"type"`
+			Value *string `json:"value,omitempty"`
+		} `json:"contextExtensions,omitempty"`
+		Timeout        string `json:"timeout"`
+		FailOpen       *bool  `json:"failOpen"`
+		StatusOnError  *int32 `json:"statusOnError,omitempty"`
+		RecomputeRoute *bool  `json:"recomputeRoute"`
 	} `json:"extAuth"`
+}
+
+// EnvoyProxy is gateway.envoyproxy.io/v1alpha1 EnvoyProxy (access-log telemetry only).
+type EnvoyProxy = Object[envoyProxySpec]
+
+type envoyProxySpec struct {
+	Telemetry struct {
+		AccessLog struct {
+			Settings []struct {
+				Sinks []struct {
+					Type string `json:"type"`
+					ALS  *struct {
+						Type        string      `json:"type"`
+						LogName     string      `json:"logName,omitempty"`
+						BackendRefs []ObjectRef `json:"backendRefs"`
+						HTTP        *struct {
+							RequestHeaders   []string `json:"requestHeaders,omitempty"`
+							ResponseHeaders  []string `json:"responseHeaders,omitempty"`
+							ResponseTrailers []string `json:"responseTrailers,omitempty"`
+						} `json:"http,omitempty"`
+					} `json:"als,omitempty"`
+				} `json:"sinks"`
+			} `json:"settings"`
+		} `json:"accessLog"`
+	} `json:"telemetry"`
+}
+
+// Gateway is gateway.networking.k8s.io/v1 Gateway.
+type Gateway = Object[gatewaySpec]
+
+type gatewaySpec struct {
+	GatewayClassName string `json:"gatewayClassName"`
+	Infrastructure   *struct {
+		ParametersRef *ObjectRef `json:"parametersRef,omitempty"`
+	} `json:"infrastructure,omitempty"`
+	Listeners []struct {
+		Name     string `json:"name"`
+		Protocol string `json:"protocol"`
+		Port     uint32 `json:"port"`
+	} `json:"listeners"`
 }
 
 // HTTPRoute is gateway.networking.k8s.io/v1 HTTPRoute.
@@ -57,6 +103,10 @@ type hTTPRouteSpec struct {
 			Type       string `json:"type"`
 			URLRewrite *struct {
 				Hostname string `json:"hostname"`
+				Path     *struct {
+					Type               string `json:"type"`
+					ReplacePrefixMatch string `json:"replacePrefixMatch"`
+				} `json:"path,omitempty"`
 			} `json:"urlRewrite"`
 		} `json:"filters"`
 		BackendRefs []ObjectRef `json:"backendRefs"`

@@ -18,7 +18,8 @@ type istioOperatorSpec struct {
 	} `json:"components"`
 }
 
-// ExtensionProvider is MeshConfig.ExtensionProvider with its gRPC ext_authz variant.
+// ExtensionProvider is MeshConfig.ExtensionProvider with its gRPC ext_authz and gRPC HTTP
+// access-log variants.
 type ExtensionProvider struct {
 	Name              string `json:"name"`
 	EnvoyExtAuthzGrpc *struct {
@@ -28,6 +29,18 @@ type ExtensionProvider struct {
 		FailOpen      bool   `json:"failOpen"`
 		StatusOnError string `json:"statusOnError"`
 	} `json:"envoyExtAuthzGrpc"`
+	EnvoyHTTPAls *EnvoyHTTPAls `json:"envoyHttpAls"`
+}
+
+// EnvoyHTTPAls is MeshConfig.ExtensionProvider.EnvoyHttpGrpcV3LogProvider.
+type EnvoyHTTPAls struct {
+	Service                         string   `json:"service"`
+	Port                            uint32   `json:"port"`
+	LogName                         string   `json:"logName,omitempty"`
+	FilterStateObjectsToLog         []string `json:"filterStateObjectsToLog,omitempty"`
+	AdditionalRequestHeadersToLog   []string `json:"additionalRequestHeadersToLog,omitempty"`
+	AdditionalResponseHeadersToLog  []string `json:"additionalResponseHeadersToLog,omitempty"`
+	AdditionalResponseTrailersToLog []string `json:"additionalResponseTrailersToLog,omitempty"`
 }
 
 // IstioPort is networking.istio.io Port / ServicePort.
@@ -55,6 +68,9 @@ type istioGatewaySpec struct {
 	Servers  []struct {
 		Port  IstioPort `json:"port"`
 		Hosts []string  `json:"hosts"`
+		TLS   *struct {
+			Mode string `json:"mode"`
+		} `json:"tls,omitempty"`
 	} `json:"servers"`
 }
 
@@ -71,8 +87,9 @@ type virtualServiceSpec struct {
 		} `json:"match"`
 		Route []struct {
 			Destination struct {
-				Host string `json:"host"`
-				Port struct {
+				Host   string `json:"host"`
+				Subset string `json:"subset,omitempty"`
+				Port   struct {
 					Number uint32 `json:"number"`
 				} `json:"port"`
 			} `json:"destination"`
@@ -80,43 +97,94 @@ type virtualServiceSpec struct {
 	} `json:"http"`
 }
 
-// DestinationRule is networking.istio.io/v1 DestinationRule (port-level TLS only).
+// DestinationRule is networking.istio.io/v1 DestinationRule (port-level TLS, subsets).
 type DestinationRule = Object[destinationRuleSpec]
 
 type destinationRuleSpec struct {
-	Host          string   `json:"host"`
-	ExportTo      []string `json:"exportTo"`
-	TrafficPolicy struct {
-		PortLevelSettings []struct {
-			Port struct {
-				Number uint32 `json:"number"`
-			} `json:"port"`
-			TLS struct {
-				Mode            string   `json:"mode"`
-				SNI             string   `json:"sni"`
-				CACertificates  string   `json:"caCertificates"`
-				SubjectAltNames []string `json:"subjectAltNames"`
-			} `json:"tls"`
-		} `json:"portLevelSettings"`
-	} `json:"trafficPolicy"`
+	Host          string        `json:"host"`
+	ExportTo      []string      `json:"exportTo,omitempty"`
+	TrafficPolicy TrafficPolicy `json:"trafficPolicy,omitzero"`
+	Subsets       []struct {
+		Name          string        `json:"name"`
+		TrafficPolicy TrafficPolicy `json:"trafficPolicy"`
+	} `json:"subsets,omitempty"`
+}
+
+// TrafficPolicy is a DestinationRule's traffic policy, port-level TLS only.
+type TrafficPolicy struct {
+	PortLevelSettings []struct {
+		Port struct {
+			Number uint32 `json:"number"`
+		} `json:"port"`
+		TLS ClientTLS `json:"tls"`
+	} `json:"portLevelSettings"`
+}
+
+// ClientTLS is networking.istio.io ClientTLSSettings.
+type ClientTLS struct {
+	Mode            string   `json:"mode"`
+	SNI             string   `json:"sni,omitempty"`
+	CACertificates  string   `json:"caCertificates,omitempty"`
+	SubjectAltNames []string `json:"subjectAltNames,omitempty"`
+}
+
+// WorkloadSelector is istio.type.v1beta1.WorkloadSelector.
+type WorkloadSelector struct {
+	MatchLabels map[string]string `json:"matchLabels"`
 }
 
 // AuthorizationPolicy is security.istio.io/v1 AuthorizationPolicy.
 type AuthorizationPolicy = Object[authorizationPolicySpec]
 
 type authorizationPolicySpec struct {
-	Selector struct {
-		MatchLabels map[string]string `json:"matchLabels"`
-	} `json:"selector"`
-	Action   string `json:"action"`
-	Provider struct {
+	Selector *WorkloadSelector `json:"selector,omitempty"`
+	Action   string            `json:"action,omitempty"`
+	Provider *struct {
 		Name string `json:"name"`
-	} `json:"provider"`
-	Rules []struct {
-		To []struct {
-			Operation struct {
-				Hosts []string `json:"hosts"`
-			} `json:"operation"`
-		} `json:"to"`
-	} `json:"rules"`
+	} `json:"provider,omitempty"`
+	Rules []AuthorizationRule `json:"rules"`
+}
+
+// AuthorizationRule is one AuthorizationPolicy rule: sources (from), operations (to).
+type AuthorizationRule struct {
+	From []struct {
+		Source struct {
+			Principals []string `json:"principals,omitempty"`
+			Namespaces []string `json:"namespaces,omitempty"`
+			IPBlocks   []string `json:"ipBlocks,omitempty"`
+		} `json:"source"`
+	} `json:"from,omitempty"`
+	To []struct {
+		Operation struct {
+			Hosts []string `json:"hosts,omitempty"`
+			Ports []string `json:"ports,omitempty"`
+		} `json:"operation"`
+	} `json:"to,omitempty"`
+}
+
+// PeerAuthentication is security.istio.io/v1 PeerAuthentication.
+type PeerAuthentication = Object[peerAuthenticationSpec]
+
+// MutualTLS is PeerAuthentication.MutualTLS: UNSET, DISABLE, PERMISSIVE or STRICT.
+type MutualTLS struct {
+	Mode string `json:"mode"`
+}
+
+type peerAuthenticationSpec struct {
+	Selector      *WorkloadSelector    `json:"selector,omitempty"`
+	MTLS          *MutualTLS           `json:"mtls,omitempty"`
+	PortLevelMTLS map[string]MutualTLS `json:"portLevelMtls,omitempty"`
+}
+
+// Telemetry is telemetry.istio.io/v1 Telemetry (access logging only).
+type Telemetry = Object[telemetrySpec]
+
+type telemetrySpec struct {
+	Selector      *WorkloadSelector `json:"selector,omitempty"`
+	AccessLogging []struct {
+		Providers []struct {
+			Name string `json:"name"`
+		} `json:"providers"`
+		Disabled *bool `json:"disabled,omitempty"`
+	} `json:"accessLogging"`
 }

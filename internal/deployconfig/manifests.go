@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -38,12 +39,17 @@ var kinds = map[string]func() any{
 	"v1/Service":                                       func() any { return new(corev1.Service) },
 	"apps/v1/Deployment":                               func() any { return new(appsv1.Deployment) },
 	"policy/v1/PodDisruptionBudget":                    func() any { return new(policyv1.PodDisruptionBudget) },
+	"networking.k8s.io/v1/NetworkPolicy":               func() any { return new(networkingv1.NetworkPolicy) },
 	"install.istio.io/v1alpha1/IstioOperator":          func() any { return new(IstioOperator) },
 	"networking.istio.io/v1/ServiceEntry":              func() any { return new(ServiceEntry) },
 	"networking.istio.io/v1/Gateway":                   func() any { return new(IstioGateway) },
 	"networking.istio.io/v1/VirtualService":            func() any { return new(VirtualService) },
 	"networking.istio.io/v1/DestinationRule":           func() any { return new(DestinationRule) },
 	"security.istio.io/v1/AuthorizationPolicy":         func() any { return new(AuthorizationPolicy) },
+	"security.istio.io/v1/PeerAuthentication":          func() any { return new(PeerAuthentication) },
+	"telemetry.istio.io/v1/Telemetry":                  func() any { return new(Telemetry) },
+	"gateway.envoyproxy.io/v1alpha1/EnvoyProxy":        func() any { return new(EnvoyProxy) },
+	"gateway.networking.k8s.io/v1/Gateway":             func() any { return new(Gateway) },
 	"gateway.envoyproxy.io/v1alpha1/Backend":           func() any { return new(Backend) },
 	"gateway.envoyproxy.io/v1alpha1/SecurityPolicy":    func() any { return new(SecurityPolicy) },
 	"gateway.networking.k8s.io/v1/HTTPRoute":           func() any { return new(HTTPRoute) },

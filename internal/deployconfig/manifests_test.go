@@ -188,7 +188,9 @@ func TestExtauthzDeployment(t *testing.T) {
 	if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef == nil || c.EnvFrom[0].ConfigMapRef.Name != cm.Name {
 		t.Errorf("envFrom = %+v, want the ConfigMap %s", c.EnvFrom, cm.Name)
 	}
-	for _, name := range []string{"AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID", "AWF_AUTH_ANTHROPIC_ORGANIZATION_ID", "AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"} {
+	for _, name := range []string{"AWF_AUTH_ANTHROPIC_ORGANIZATION_ID",
+		"EXTAUTHZ_TEAM_A_AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID", "EXTAUTHZ_TEAM_A_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID",
+		"EXTAUTHZ_TEAM_B_AWF_AUTH_ANTHROPIC_FEDERATION_RULE_ID", "EXTAUTHZ_TEAM_B_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"} {
 		if !strings.Contains(cm.Data[name], "REPLACE_ME") {
 			t.Errorf("ConfigMap %s = %q, want a REPLACE_ME placeholder", name, cm.Data[name])
 		}
@@ -230,30 +232,32 @@ func extauthzAddress(t *testing.T) (host string, grpcPort uint32, svc *corev1.Se
 	return svc.Name + "." + svc.Namespace + ".svc.cluster.local", uint32(servicePort(t, svc, "grpc").Port), svc
 }
 
-// Istio: the mesh provider points at the extauthz Service and fails closed; the CUSTOM policy
-// uses it on the egress gateway, which routes api.anthropic.com and originates verified TLS.
+// Istio: the mesh providers (ext_authz and access log) point at the extauthz Service and fail
+// closed; the CUSTOM policy uses the first on the egress gateway, a Telemetry the second; the
+// sidecars reach the gateway over ISTIO_MUTUAL, and the gateway routes api.anthropic.com and
+// originates verified TLS.
 func TestIstioWiring(t *testing.T) {
 	host, grpcPort, _ := extauthzAddress(t)
 	op := only[*IstioOperator](t, decodeFile(t, "istio-mesh-config.yaml"))
-	if len(op.Spec.MeshConfig.ExtensionProviders) != 1 {
-		t.Fatalf("extensionProviders = %+v", op.Spec.MeshConfig.ExtensionProviders)
+	providers := map[string]ExtensionProvider{}
+	for _, p := range op.Spec.MeshConfig.ExtensionProviders {
+		providers[p.Name] = p
 	}
-	provider := op.Spec.MeshConfig.ExtensionProviders[0]
-	g := provider.EnvoyExtAuthzGrpc
-	if g == nil || g.Service != host || g.Port != grpcPort {
-		t.Fatalf("provider %s = %+v, want envoyExtAuthzGrpc to %s:%d", provider.Name, g, host, grpcPort)
+	authz, als := providers["anthropic-wif"].EnvoyExtAuthzGrpc, providers["anthropic-wif-feedback"].EnvoyHTTPAls
+	if authz == nil || authz.Service != host || authz.Port != grpcPort || als == nil || als.Service != host || als.Port != grpcPort {
+		t.Fatalf("providers = %+v, want envoyExtAuthzGrpc and envoyHttpAls to %s:%d", op.Spec.MeshConfig.ExtensionProviders, host, grpcPort)
 	}
-	if g.FailOpen || g.StatusOnError != "503" {
-		t.Errorf("provider failOpen %v statusOnError %q, want false and 503", g.FailOpen, g.StatusOnError)
+	if authz.FailOpen || authz.StatusOnError != "503" {
+		t.Errorf("provider failOpen %v statusOnError %q, want false and 503", authz.FailOpen, authz.StatusOnError)
 	}
-	if d, err := time.ParseDuration(g.Timeout); err != nil || d <= 0 || d > time.Second {
-		t.Errorf("provider timeout %q, want at most 1s", g.Timeout)
+	if d, err := time.ParseDuration(authz.Timeout); err != nil || d <= 0 || d > time.Second {
+		t.Errorf("provider timeout %q, want at most 1s", authz.Timeout)
 	}
 
 	ms := decodeFile(t, "istio-egress.yaml")
 	ap := only[*AuthorizationPolicy](t, ms)
-	if ap.Spec.Action != "CUSTOM" || ap.Spec.Provider.Name != provider.Name {
-		t.Errorf("AuthorizationPolicy action %q provider %q, want CUSTOM with %q", ap.Spec.Action, ap.Spec.Provider.Name, provider.Name)
+	if ap.Spec.Action != "CUSTOM" || ap.Spec.Provider == nil || ap.Spec.Provider.Name != "anthropic-wif" {
+		t.Errorf("AuthorizationPolicy action %q provider %+v, want CUSTOM with anthropic-wif", ap.Spec.Action, ap.Spec.Provider)
 	}
 	if len(ap.Spec.Rules) == 0 || len(ap.Spec.Rules[0].To) == 0 || !slices.Contains(ap.Spec.Rules[0].To[0].Operation.Hosts, "api.anthropic.com") {
 		t.Errorf("AuthorizationPolicy rules = %+v, want a rule for api.anthropic.com", ap.Spec.Rules)
@@ -261,6 +265,58 @@ func TestIstioWiring(t *testing.T) {
 	gw := only[*IstioGateway](t, ms)
 	if !labels.SelectorFromSet(ap.Spec.Selector.MatchLabels).Matches(labels.Set(gw.Spec.Selector)) || ap.Metadata.Namespace != "istio-system" {
 		t.Errorf("the policy (selector %v, namespace %s) does not apply to the egress gateway %v", ap.Spec.Selector.MatchLabels, ap.Metadata.Namespace, gw.Spec.Selector)
+	}
+	tm := only[*Telemetry](t, ms)
+	if tm.Spec.Selector == nil || !labels.SelectorFromSet(tm.Spec.Selector.MatchLabels).Matches(labels.Set(gw.Spec.Selector)) ||
+		len(tm.Spec.AccessLogging) != 1 || len(tm.Spec.AccessLogging[0].Providers) != 1 || tm.Spec.AccessLogging[0].Providers[0].Name != "anthropic-wif-feedback" {
+		t.Errorf("Telemetry = %+v, want the egress gateway's access log on anthropic-wif-feedback", tm.Spec)
+	}
+
+	// Sidecar → gateway: the gateway's server terminates Istio mTLS on 443, and the sidecars'
+	// route to it uses a subset whose port 443 originates Istio mTLS with the gateway's SNI.
+	if len(gw.Spec.Servers) != 1 || gw.Spec.Servers[0].TLS == nil || gw.Spec.Servers[0].TLS.Mode != "ISTIO_MUTUAL" ||
+		gw.Spec.Servers[0].Port.Number != 443 || gw.Spec.Servers[0].Port.Protocol != "HTTPS" {
+		t.Fatalf("Gateway servers = %+v, want one HTTPS server on 443 with tls.mode ISTIO_MUTUAL", gw.Spec.Servers)
+	}
+	vs := only[*VirtualService](t, ms)
+	if !slices.Contains(vs.Spec.Gateways, gw.Metadata.Name) || !slices.Contains(vs.Spec.Gateways, "mesh") || len(vs.Spec.HTTP) != 2 {
+		t.Fatalf("VirtualService = %+v", vs.Spec)
+	}
+	toGateway, fromGateway := vs.Spec.HTTP[0], vs.Spec.HTTP[1]
+	dest := toGateway.Route[0].Destination
+	if toGateway.Match[0].Gateways[0] != "mesh" || dest.Host != "istio-egressgateway.istio-system.svc.cluster.local" || dest.Port.Number != gw.Spec.Servers[0].Port.Number {
+		t.Errorf("sidecar route = %+v, want mesh traffic to the egress gateway's port %d", toGateway, gw.Spec.Servers[0].Port.Number)
+	}
+	if fromGateway.Match[0].Gateways[0] != gw.Metadata.Name || fromGateway.Match[0].Port != gw.Spec.Servers[0].Port.Number ||
+		fromGateway.Route[0].Destination.Host != "api.anthropic.com" || fromGateway.Route[0].Destination.Port.Number != 443 {
+		t.Errorf("gateway route = %+v, want the gateway's server port to api.anthropic.com:443", fromGateway)
+	}
+	var mutual, origination *DestinationRule
+	for _, m := range ms {
+		if dr, ok := m.Object.(*DestinationRule); ok {
+			switch dr.Spec.Host {
+			case dest.Host:
+				mutual = dr
+			case "api.anthropic.com":
+				origination = dr
+			}
+		}
+	}
+	if mutual == nil {
+		t.Fatalf("no DestinationRule for %s", dest.Host)
+	}
+	sidecarTLS := ""
+	for _, sub := range mutual.Spec.Subsets {
+		if sub.Name == dest.Subset {
+			for _, pl := range sub.TrafficPolicy.PortLevelSettings {
+				if pl.Port.Number == dest.Port.Number && pl.TLS.SNI == "api.anthropic.com" {
+					sidecarTLS = pl.TLS.Mode
+				}
+			}
+		}
+	}
+	if sidecarTLS != "ISTIO_MUTUAL" {
+		t.Errorf("subset %q of %s: port %d TLS %q, want ISTIO_MUTUAL with SNI api.anthropic.com", dest.Subset, mutual.Metadata.Name, dest.Port.Number, sidecarTLS)
 	}
 
 	se := only[*ServiceEntry](t, ms)
@@ -274,47 +330,92 @@ func TestIstioWiring(t *testing.T) {
 	if protocols[80] != "HTTP" || protocols[443] != "TLS" {
 		t.Errorf("ServiceEntry ports = %v, want 80 HTTP and 443 TLS", protocols)
 	}
-	dr := only[*DestinationRule](t, ms)
-	if dr.Spec.Host != "api.anthropic.com" || !slices.Equal(dr.Spec.ExportTo, []string{"."}) || len(dr.Spec.TrafficPolicy.PortLevelSettings) != 1 {
-		t.Fatalf("DestinationRule = %+v", dr.Spec)
+	if origination == nil || !slices.Equal(origination.Spec.ExportTo, []string{"."}) || len(origination.Spec.TrafficPolicy.PortLevelSettings) != 1 {
+		t.Fatalf("DestinationRule for api.anthropic.com = %+v", origination)
 	}
-	if tls := dr.Spec.TrafficPolicy.PortLevelSettings[0].TLS; tls.Mode != "SIMPLE" || tls.SNI != "api.anthropic.com" || tls.CACertificates == "" {
+	if tls := origination.Spec.TrafficPolicy.PortLevelSettings[0].TLS; tls.Mode != "SIMPLE" || tls.SNI != "api.anthropic.com" || tls.CACertificates == "" {
 		t.Errorf("TLS origination = %+v, want SIMPLE with SNI api.anthropic.com and a CA bundle", tls)
 	}
-	vs := only[*VirtualService](t, ms)
-	if !slices.Contains(vs.Spec.Gateways, gw.Metadata.Name) || !slices.Contains(vs.Spec.Gateways, "mesh") || len(vs.Spec.HTTP) != 2 {
-		t.Errorf("VirtualService = %+v", vs.Spec)
+
+	// The extauthz side: the egress gateway's service account is the one principal allowed, and
+	// the workloads' principals map to the credentials extauthz holds.
+	allow := only[*AuthorizationPolicy](t, decodeFile(t, "istio-extauthz.yaml"))
+	if got := allow.Spec.Rules[0].From[0].Source.Principals; !slices.Equal(got, []string{"cluster.local/ns/istio-system/sa/istio-egressgateway-service-account"}) {
+		t.Errorf("principals allowed to call extauthz = %v", got)
+	}
+	cm := only[*corev1.ConfigMap](t, decodeFile(t, "extauthz.yaml"))
+	for _, pair := range strings.Split(cm.Data["EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL"], ",") {
+		principal, name, _ := strings.Cut(pair, "=")
+		if !strings.HasPrefix(principal, "spiffe://cluster.local/ns/") || !slices.Contains(strings.Split(cm.Data["EXTAUTHZ_CREDENTIALS"], ","), name) {
+			t.Errorf("EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL entry %q: want a workload SPIFFE id and a configured credential", pair)
+		}
 	}
 }
 
-// Envoy Gateway: the SecurityPolicy calls the extauthz Service over gRPC, fails closed, sends
-// only anthropic-beta, and may reach across namespaces through the ReferenceGrant.
+// Envoy Gateway: a SecurityPolicy per route calls the extauthz Service over gRPC, fails closed with
+// 503, sends only anthropic-beta and names the route's credential; the Gateway's EnvoyProxy streams
+// its access log to extauthz; the ReferenceGrant lets the policies reach across namespaces.
 func TestEnvoyGatewayWiring(t *testing.T) {
 	_, grpcPort, svc := extauthzAddress(t)
 	ms := decodeFile(t, "envoy-gateway.yaml")
-	sp := only[*SecurityPolicy](t, ms)
-	ea := sp.Spec.ExtAuth
-	if ea.GRPC == nil || len(ea.GRPC.BackendRefs) != 1 {
-		t.Fatalf("extAuth.grpc = %+v", ea.GRPC)
+	routes := map[string]*HTTPRoute{}
+	for _, m := range ms {
+		if r, ok := m.Object.(*HTTPRoute); ok {
+			routes[r.Metadata.Name] = r
+		}
 	}
-	ref := ea.GRPC.BackendRefs[0]
-	if ref.Name != svc.Name || ref.Namespace != svc.Namespace || ref.Port != grpcPort {
-		t.Errorf("backendRef %+v, want %s/%s:%d", ref, svc.Namespace, svc.Name, grpcPort)
+	credentials := map[string]string{} // route → credential
+	for _, m := range ms {
+		sp, ok := m.Object.(*SecurityPolicy)
+		if !ok {
+			continue
+		}
+		ea := sp.Spec.ExtAuth
+		if ea.GRPC == nil || len(ea.GRPC.BackendRefs) != 1 {
+			t.Fatalf("%s extAuth.grpc = %+v", sp.Metadata.Name, ea.GRPC)
+		}
+		ref := ea.GRPC.BackendRefs[0]
+		if ref.Name != svc.Name || ref.Namespace != svc.Namespace || ref.Port != grpcPort {
+			t.Errorf("%s backendRef %+v, want %s/%s:%d", sp.Metadata.Name, ref, svc.Namespace, svc.Name, grpcPort)
+		}
+		if ea.FailOpen == nil || *ea.FailOpen || ea.StatusOnError == nil || *ea.StatusOnError != 503 || !slices.Equal(ea.HeadersToExtAuth, []string{"anthropic-beta"}) {
+			t.Errorf("%s extAuth failOpen %v statusOnError %v headersToExtAuth %v, want false, 503, [anthropic-beta]", sp.Metadata.Name, ea.FailOpen, ea.StatusOnError, ea.HeadersToExtAuth)
+		}
+		if d, err := time.ParseDuration(ea.Timeout); err != nil || d <= 0 || d > time.Second {
+			t.Errorf("%s extAuth timeout %q, want at most 1s", sp.Metadata.Name, ea.Timeout)
+		}
+		if len(sp.Spec.TargetRefs) != 1 || sp.Spec.TargetRefs[0].Kind != "HTTPRoute" || routes[sp.Spec.TargetRefs[0].Name] == nil {
+			t.Fatalf("%s targets %+v, want one of the HTTPRoutes", sp.Metadata.Name, sp.Spec.TargetRefs)
+		}
+		if len(ea.ContextExtensions) != 1 || ea.ContextExtensions[0].Name != "credential" || ea.ContextExtensions[0].Type != "Value" || ea.ContextExtensions[0].Value == nil {
+			t.Fatalf("%s contextExtensions = %+v, want one Value named credential", sp.Metadata.Name, ea.ContextExtensions)
+		}
+		credentials[sp.Spec.TargetRefs[0].Name] = *ea.ContextExtensions[0].Value
 	}
-	if ea.FailOpen == nil || *ea.FailOpen || !slices.Equal(ea.HeadersToExtAuth, []string{"anthropic-beta"}) {
-		t.Errorf("extAuth failOpen %v headersToExtAuth %v, want false and [anthropic-beta]", ea.FailOpen, ea.HeadersToExtAuth)
+	if len(credentials) != 2 || credentials["anthropic-team-a"] != "team-a" || credentials["anthropic-team-b"] != "team-b" {
+		t.Errorf("credentials by route = %v, want team-a and team-b on their routes", credentials)
 	}
-	if d, err := time.ParseDuration(ea.Timeout); err != nil || d <= 0 || d > time.Second {
-		t.Errorf("extAuth timeout %q, want at most 1s", ea.Timeout)
+	for name, r := range routes {
+		f := r.Spec.Rules[0].Filters[0].URLRewrite
+		if f == nil || f.Hostname != "api.anthropic.com" || f.Path == nil || f.Path.ReplacePrefixMatch != "/" {
+			t.Errorf("route %s rewrite = %+v, want host api.anthropic.com and the team prefix removed", name, f)
+		}
 	}
-	route := only[*HTTPRoute](t, ms)
-	if len(sp.Spec.TargetRefs) != 1 || sp.Spec.TargetRefs[0].Kind != "HTTPRoute" || sp.Spec.TargetRefs[0].Name != route.Metadata.Name {
-		t.Errorf("SecurityPolicy targets %+v, want the HTTPRoute %s", sp.Spec.TargetRefs, route.Metadata.Name)
-	}
+
 	grant := only[*ReferenceGrant](t, ms)
 	if grant.Metadata.Namespace != svc.Namespace || len(grant.Spec.From) != 1 || grant.Spec.From[0].Kind != "SecurityPolicy" ||
-		grant.Spec.From[0].Namespace != sp.Metadata.Namespace || len(grant.Spec.To) != 1 || grant.Spec.To[0].Name != svc.Name {
-		t.Errorf("ReferenceGrant = %+v does not let %s/SecurityPolicy reach %s/%s", grant.Spec, sp.Metadata.Namespace, svc.Namespace, svc.Name)
+		grant.Spec.From[0].Namespace != "agents" || len(grant.Spec.To) != 1 || grant.Spec.To[0].Name != svc.Name {
+		t.Errorf("ReferenceGrant = %+v does not let agents/SecurityPolicy reach %s/%s", grant.Spec, svc.Namespace, svc.Name)
+	}
+	gw, proxy := only[*Gateway](t, ms), only[*EnvoyProxy](t, ms)
+	if gw.Spec.Infrastructure == nil || gw.Spec.Infrastructure.ParametersRef == nil || gw.Spec.Infrastructure.ParametersRef.Name != proxy.Metadata.Name ||
+		gw.Spec.Infrastructure.ParametersRef.Kind != "EnvoyProxy" || gw.Metadata.Namespace != proxy.Metadata.Namespace {
+		t.Errorf("Gateway %s does not use EnvoyProxy %s: %+v", gw.Metadata.Name, proxy.Metadata.Name, gw.Spec.Infrastructure)
+	}
+	for _, r := range routes {
+		if len(r.Spec.ParentRefs) != 1 || r.Spec.ParentRefs[0].Name != gw.Metadata.Name {
+			t.Errorf("route %s parents %+v, want the Gateway %s", r.Metadata.Name, r.Spec.ParentRefs, gw.Metadata.Name)
+		}
 	}
 	backend := only[*Backend](t, ms)
 	tls := only[*BackendTLSPolicy](t, ms)

@@ -88,7 +88,7 @@ func TestHandlerAnswersAnyMethodAndPath(t *testing.T) {
 	}
 }
 
-// TestReplyLayout pins the layout the README shows.
+// TestReplyLayout pins the layout docs/deploy-compose.md shows.
 func TestReplyLayout(t *testing.T) {
 	r := Reply{Method: "GET", Path: "/v1/messages", Host: "api.anthropic.com", Headers: map[string][]string{
 		"x-b": {"2", "3"}, "accept": {"*/*"},

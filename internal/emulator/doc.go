@@ -11,7 +11,17 @@
 //     the JWKS key named by kid, iss, aud, sub, iat, exp with 30 s leeway,
 //     exp − iat ≤ 1 h, single-use jti, 16 KiB assertion cap — and mints
 //     sk-ant-oat01-… tokens with a deliberately short lifetime so that
-//     refreshes are visible.
+//     refreshes are visible. It knows one service account per credential
+//     (Options.ServiceAccountID, Options.ServiceAccounts), so several
+//     extauthz credentials exchange for different accounts, and
+//     ServiceAccountOf says which account a token was minted for.
+//
+// Env and CredentialsEnv are the variables that point `extauthz serve` at it
+// with one credential or several; `extauthz emulator` prints them on stdout
+// for a newcomer to export. They include the mint endpoint's request token
+// (ACTIONS_ID_TOKEN_REQUEST_TOKEN): a secret of this emulator alone, printed
+// on purpose there and nowhere else. The emulator's logs show only its
+// fingerprint, like every token and JWT.
 //
 // Nothing here is a real identity provider or a real Anthropic endpoint, and
 // the tokens it mints are worthless anywhere else. It exists so that a

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +43,8 @@ type Emulator struct {
 	requestToken secret.Value
 	ruleID       string
 	orgID        string
-	svacID       string
+	svacID       string            // the single credential's
+	accounts     map[string]string // credential name → service account, more of them
 
 	srv       *http.Server
 	served    chan struct{} // closed when Serve returns
@@ -51,8 +55,8 @@ type Emulator struct {
 
 	mu       sync.Mutex
 	stats    Stats
-	seenJTI  map[string]time.Time   // jti → when it could no longer pass the exp check
-	tokens   map[[32]byte]time.Time // SHA-256 of access token → expiry
+	seenJTI  map[string]time.Time     // jti → when it could no longer pass the exp check
+	tokens   map[[32]byte]mintedToken // SHA-256 of access token → what it was minted for
 	fault    fault
 	hangGate chan struct{}   // non-nil while hanging; closed by Hang(false)
 	onHang   func(hangEvent) // test hook: a request's progress through a hang
@@ -89,10 +93,11 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 		ruleID:       o.FederationRuleID,
 		orgID:        o.OrganizationID,
 		svacID:       o.ServiceAccountID,
+		accounts:     o.ServiceAccounts,
 		served:       make(chan struct{}),
 		closed:       make(chan struct{}),
 		seenJTI:      make(map[string]time.Time),
-		tokens:       make(map[[32]byte]time.Time),
+		tokens:       make(map[[32]byte]mintedToken),
 	}
 	e.srv = &http.Server{
 		Handler: e.routes(),
@@ -107,6 +112,7 @@ func Start(ctx context.Context, o Options) (*Emulator, error) {
 		"federation_rule_id", o.FederationRuleID,
 		"organization_id", o.OrganizationID,
 		"service_account_id", o.ServiceAccountID,
+		"service_accounts", o.ServiceAccounts,
 		"request_token", o.RequestToken,
 		"token_lifetime", o.TokenLifetime,
 		"jwt_lifetime", o.JWTLifetime)
@@ -151,6 +157,32 @@ func (e *Emulator) Env() map[string]string {
 	}
 }
 
+// CredentialsEnv is the environment that points `extauthz serve` at this
+// emulator with one credential per entry of Options.ServiceAccounts:
+// EXTAUTHZ_CREDENTIALS lists them, each gets its service account under its
+// prefix EXTAUTHZ_<NAME>_ (upper case, '-' → '_'), and the shared values are
+// Env's, unprefixed. It is nil when there are no ServiceAccounts. Like Env it
+// carries the request token in plain text.
+func (e *Emulator) CredentialsEnv() map[string]string {
+	if len(e.accounts) == 0 {
+		return nil
+	}
+	env := e.Env()
+	delete(env, "AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID")
+	names := slices.Sorted(maps.Keys(e.accounts))
+	env["EXTAUTHZ_CREDENTIALS"] = strings.Join(names, ",")
+	for _, name := range names {
+		env[CredentialPrefix(name)+"AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"] = e.accounts[name]
+	}
+	return env
+}
+
+// CredentialPrefix is the prefix of a credential's own variables:
+// EXTAUTHZ_ and the name upper-cased with '-' turned into '_', then '_'.
+func CredentialPrefix(name string) string {
+	return "EXTAUTHZ_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_"
+}
+
 // Stats returns the counts since Start.
 func (e *Emulator) Stats() Stats {
 	e.mu.Lock()
@@ -161,11 +193,27 @@ func (e *Emulator) Stats() Stats {
 // Valid reports whether token is an access token this emulator minted and
 // that has not expired.
 func (e *Emulator) Valid(token string) bool {
+	_, ok := e.ServiceAccountOf(token)
+	return ok
+}
+
+// ServiceAccountOf returns the service account an unexpired access token
+// of this emulator was minted for, and whether token is one.
+func (e *Emulator) ServiceAccountOf(token string) (string, bool) {
 	sum := sha256.Sum256([]byte(token))
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	exp, ok := e.tokens[sum]
-	return ok && e.opts.now().Before(exp)
+	t, ok := e.tokens[sum]
+	if !ok || !e.opts.now().Before(t.expiry) {
+		return "", false
+	}
+	return t.serviceAccount, true
+}
+
+// mintedToken is what the emulator remembers of an access token it minted.
+type mintedToken struct {
+	expiry         time.Time
+	serviceAccount string
 }
 
 // Close stops serving and releases requests held by Hang. It is safe to call

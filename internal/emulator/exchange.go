@@ -135,7 +135,7 @@ func (e *Emulator) exchange(req tokenRequest) (secret.Value, error) {
 		return secret.Value{}, errWrongRule
 	case !strings.EqualFold(req.OrganizationID, e.orgID):
 		return secret.Value{}, errWrongOrg
-	case req.ServiceAccountID != e.svacID:
+	case !e.knowsServiceAccount(req.ServiceAccountID):
 		return secret.Value{}, errWrongSvcAccount
 	}
 	now := e.opts.now()
@@ -152,9 +152,26 @@ func (e *Emulator) exchange(req tokenRequest) (secret.Value, error) {
 	}
 	// Past this bound the JWT fails the exp check, so its jti can be forgotten.
 	e.seenJTI[claims.ID] = claims.Expiry.Add(clockLeeway)
-	e.tokens[sha256.Sum256([]byte(token))] = now.Add(time.Duration(e.expiresIn()) * time.Second)
+	e.tokens[sha256.Sum256([]byte(token))] = mintedToken{
+		expiry:         now.Add(time.Duration(e.expiresIn()) * time.Second),
+		serviceAccount: req.ServiceAccountID,
+	}
 	e.stats.Exchanges++
 	return secret.New(token), nil
+}
+
+// knowsServiceAccount reports whether id is the single credential's service
+// account or one of ServiceAccounts.
+func (e *Emulator) knowsServiceAccount(id string) bool {
+	if id == e.svacID {
+		return true
+	}
+	for _, known := range e.accounts {
+		if id == known {
+			return true
+		}
+	}
+	return false
 }
 
 // expiresIn is TokenLifetime in whole seconds.
@@ -168,8 +185,8 @@ func (e *Emulator) pruneLocked(now time.Time) {
 			delete(e.seenJTI, jti)
 		}
 	}
-	for sum, exp := range e.tokens {
-		if !now.Before(exp) {
+	for sum, t := range e.tokens {
+		if !now.Before(t.expiry) {
 			delete(e.tokens, sum)
 		}
 	}

@@ -167,6 +167,12 @@ func (te *testEmulator) exchange(t *testing.T, assertion string) tokenResponse {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("exchange: status %d, body %s", resp.StatusCode, body)
 	}
+	return decodeTokenResponse(t, body)
+}
+
+// decodeTokenResponse decodes a successful exchange's body.
+func decodeTokenResponse(t *testing.T, body []byte) tokenResponse {
+	t.Helper()
 	var tr tokenResponse
 	if err := json.Unmarshal(body, &tr); err != nil {
 		t.Fatalf("exchange: decode response: %v", err)

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
+	"regexp"
+	"slices"
 	"time"
 
 	"extauthz/internal/secret"
@@ -37,9 +40,16 @@ type Options struct {
 	// OrganizationID is the only organization_id it accepts (a UUID,
 	// compared case-insensitively); random when empty.
 	OrganizationID string
-	// ServiceAccountID is the only service_account_id it accepts (svac_…);
-	// random when empty.
+	// ServiceAccountID is the service_account_id of a single credential
+	// (svac_…); random when empty. The token endpoint accepts it and those of
+	// ServiceAccounts, and no other.
 	ServiceAccountID string
+	// ServiceAccounts are further service accounts the token endpoint
+	// accepts, keyed by the name of the extauthz credential that uses each
+	// (EXTAUTHZ_CREDENTIALS, [a-z][a-z0-9-]{0,31}); an empty ID is random.
+	// With them, several credentials exchange for several service accounts,
+	// as in production, and ServiceAccountOf tells their tokens apart.
+	ServiceAccounts map[string]string
 	// Logger receives the emulator's logs; default slog.Default(). It never
 	// sees a token, a JWT or the request token, only their fingerprints.
 	Logger *slog.Logger
@@ -55,10 +65,14 @@ const (
 	defaultAudience      = "https://api.anthropic.com"
 )
 
+// credentialName is the grammar of an extauthz credential name.
+var credentialName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
 // OptionError is one unusable Options field. Start returns every one it
 // finds, joined, before it listens; OptionErrors unpacks them.
 type OptionError struct {
-	// Field is the Options field, e.g. "FederationRuleID".
+	// Field is the Options field, e.g. "FederationRuleID"; for one entry of
+	// ServiceAccounts, "ServiceAccounts.<name>".
 	Field string
 	// Reason says what is wrong, never the value of a secret.
 	Reason string
@@ -148,6 +162,17 @@ func (o Options) withDefaults() (Options, error) {
 			*id.value = id.random()
 		case !id.valid(*id.value):
 			bad(id.field, "malformed: want %s", id.want)
+		}
+	}
+	o.ServiceAccounts = maps.Clone(o.ServiceAccounts)
+	for _, name := range slices.Sorted(maps.Keys(o.ServiceAccounts)) {
+		switch id := o.ServiceAccounts[name]; {
+		case !credentialName.MatchString(name):
+			bad("ServiceAccounts", "credential name %q: want [a-z][a-z0-9-]{0,31}", name)
+		case id == "":
+			o.ServiceAccounts[name] = "svac_" + randomID()
+		case !isTaggedID(id, "svac_"):
+			bad("ServiceAccounts."+name, "malformed: want svac_ followed by 1–128 letters and digits")
 		}
 	}
 	if o.Logger == nil {

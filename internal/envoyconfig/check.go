@@ -3,7 +3,6 @@ package envoyconfig
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	alsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/grpc/v3"
 	ext_authzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
@@ -51,7 +51,7 @@ const httpOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 // Check asserts the invariants of a config that fronts extauthz (see the package comment). It
 // returns nil or every *Violation found, joined.
 func Check(cfg *Config) error {
-	c := &checker{file: cfg.Name}
+	c := &checker{file: cfg.Name, authzClusterNames: authzClusters(cfg.Bootstrap)}
 	c.indexClusters(cfg.Bootstrap)
 	w := walker{
 		message: c.message,
@@ -61,6 +61,7 @@ func Check(cfg *Config) error {
 		},
 	}
 	w.walk("", cfg.Bootstrap)
+	c.adminBesideWorkload(cfg.Bootstrap)
 	return errors.Join(c.problems...)
 }
 
@@ -72,7 +73,9 @@ type checker struct {
 	// authzFilters holds the names of the ext_authz HTTP filters seen so far; a connection
 	// manager is visited before its routes, which name filters in typed_per_filter_config.
 	authzFilters map[string]bool
-	problems     []error
+	// authzClusterNames holds every cluster an ext_authz filter or per-route override calls.
+	authzClusterNames map[string]bool
+	problems          []error
 }
 
 func (c *checker) add(path string, rule error, detail string, args ...any) {
@@ -121,6 +124,8 @@ func (c *checker) message(path string, m proto.Message) {
 		c.reference(path+".cluster", m.GetCluster())
 	case *tlsv3.UpstreamTlsContext:
 		c.upstreamTLS(path, m)
+	case *alsv3.HttpGrpcAccessLogConfig:
+		c.grpcAccessLog(path, m)
 	}
 }
 
@@ -163,7 +168,7 @@ func (c *checker) admin(path string, m *bootstrapv3.Admin) {
 		return
 	}
 	host := addr.GetSocketAddress().GetAddress()
-	if ip, err := netip.ParseAddr(host); (err == nil && ip.IsLoopback()) || host == "localhost" {
+	if isLoopbackHost(host) {
 		return
 	}
 	c.add(path+".address", ErrAdminExposed, "%q", host)
@@ -196,6 +201,8 @@ func (c *checker) connectionManager(path string, m *hcmv3.HttpConnectionManager)
 	if first.GetDisabled() {
 		c.add(firstPath+".disabled", ErrExtAuthzDisabled, "the filter is disabled in the connection manager")
 	}
+	c.feedbackLogger(path, m)
+	c.credentialSelection(path, m)
 }
 
 func isExtAuthz(m proto.Message) bool {
@@ -301,9 +308,10 @@ func (c *checker) allowedHeaders(path string, m *ext_authzv3.ExtAuthz) {
 	}
 }
 
-// authzCluster checks the cluster ext_authz calls: HTTP/2, gRPC health checked, keepalive
-// pings (if any) no more often than grpc-go accepts.
+// authzCluster checks the cluster ext_authz calls: reachable only by Envoy (authzIsolation),
+// HTTP/2, gRPC health checked, keepalive pings (if any) no more often than grpc-go accepts.
 func (c *checker) authzCluster(path string, cl *clusterv3.Cluster) {
+	c.authzIsolation(path, cl)
 	h2 := http2Options(cl)
 	if h2 == nil {
 		c.add(path, ErrNotHTTP2, "no %s with explicit_http_config.http2_protocol_options", httpOptionsKey)

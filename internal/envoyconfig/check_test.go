@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,12 +40,12 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 		want                 string // must appear in the violation's path or detail
 	}{
 		{"fail open", "sidecar.yaml", "failure_mode_allow: false", "failure_mode_allow: true", ErrFailOpen, "failure_mode_allow"},
-		{"missing ext_authz cluster", "sidecar.yaml", "cluster_name: extauthz }", "cluster_name: extauthz_gone }", ErrUnknownCluster, "extauthz_gone"},
+		{"missing ext_authz cluster", "sidecar.yaml", extAuthzService, "grpc_service:\n                envoy_grpc: { cluster_name: extauthz_gone }", ErrUnknownCluster, "extauthz_gone"},
 		{"missing route cluster", "sidecar.yaml", "cluster: anthropic_api", "cluster: anthropic", ErrUnknownCluster, `"anthropic"`},
-		{"missing echo cluster", "local.yaml", "cluster: echo", "cluster: echoes", ErrUnknownCluster, "echoes"},
+		{"missing echo cluster", "local.yaml", "cluster: echo\n                  prefix_rewrite", "cluster: echoes\n                  prefix_rewrite", ErrUnknownCluster, "echoes"},
 		{"403 on error", "sidecar.yaml", "{ code: ServiceUnavailable }", "{ code: Forbidden }", ErrStatusOnError, "Forbidden"},
 		{"no status on error", "local.yaml", "              status_on_error: { code: ServiceUnavailable }\n", "", ErrStatusOnError, "status_on_error"},
-		{"transport AUTO", "sidecar.yaml", "transport_api_version: V3", "transport_api_version: AUTO", ErrTransportAPIVersion, "AUTO"},
+		{"transport AUTO", "sidecar.yaml", extAuthzTransport, "stat_prefix: extauthz\n              transport_api_version: AUTO", ErrTransportAPIVersion, "AUTO"},
 		{"slow check", "sidecar.yaml", "                timeout: 0.25s", "                timeout: 2s", ErrCheckTimeout, "2s"},
 		{"default check timeout", "local.yaml", "                timeout: 0.25s\n", "", ErrCheckTimeout, "grpc_service.timeout"},
 		{"request body", "sidecar.yaml", "              clear_route_cache: false",
@@ -58,14 +59,14 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 		{"ext_authz disabled", "sidecar.yaml", "          - name: envoy.filters.http.ext_authz\n",
 			"          - name: envoy.filters.http.ext_authz\n            disabled: true\n", ErrExtAuthzDisabled, "disabled"},
 		{"ext_authz disabled per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "disabled: true"), ErrExtAuthzDisabled, "(ExtAuthzPerRoute)"},
-		{"ext_authz disabled per route by FilterConfig", "local.yaml", "              - match: { prefix: \"/\" }\n",
+		{"ext_authz disabled per route by FilterConfig", "sidecar.yaml", "              - match: { prefix: \"/\" }\n",
 			perRoute(filterConfig, "disabled: true"), ErrExtAuthzDisabled, "typed_per_filter_config[envoy.filters.http.ext_authz]"},
 		{"body sent per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "check_settings: { with_request_body: { max_request_bytes: 8192 } }"),
 			ErrRequestBody, "check_settings.with_request_body"},
 		{"slow service per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "check_settings: { grpc_service: { envoy_grpc: { cluster_name: extauthz }, timeout: 30s } }"),
 			ErrCheckTimeout, "30s"},
-		{"HTTP/1.1 service per route", "local.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "check_settings: { grpc_service: { envoy_grpc: { cluster_name: echo }, timeout: 0.25s } }"),
-			ErrNotHTTP2, "clusters[echo]"},
+		{"HTTP/1.1 service per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n", perRoute(extAuthzPerRoute, "check_settings: { grpc_service: { envoy_grpc: { cluster_name: anthropic_api }, timeout: 0.25s } }"),
+			ErrNotHTTP2, "clusters[anthropic_api]"},
 		{"HTTP service per route", "sidecar.yaml", "              - match: { prefix: \"/\" }\n",
 			perRoute(extAuthzPerRoute, "check_settings: { http_service: { server_uri: { uri: \"http://127.0.0.1:9192\", cluster: extauthz, timeout: 0.25s } } }"), ErrNotGRPC, "check_settings.http_service"},
 		{"ext_authz partly enabled", "local.yaml", "              clear_route_cache: false",
@@ -73,8 +74,8 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 		{"no gRPC health check", "sidecar.yaml", "      grpc_health_check:\n        service_name: envoy.service.auth.v3.Authorization",
 			"      http_health_check: { path: /healthz }", ErrNoHealthCheck, "health_checks"},
 		{"default route timeout", "sidecar.yaml", "                  timeout: 0s\n", "", ErrRouteTimeout, "timeout"},
-		{"short route timeout", "local.yaml", "                  timeout: 0s", "                  timeout: 30s", ErrRouteTimeout, "30s"},
-		{"admin on all interfaces", "sidecar.yaml", "{ address: 127.0.0.1, port_value: 9901 }", "{ address: 0.0.0.0, port_value: 9901 }", ErrAdminExposed, "0.0.0.0"},
+		{"short route timeout", "sidecar.yaml", "                  timeout: 0s", "                  timeout: 30s", ErrRouteTimeout, "30s"},
+		{"admin on all interfaces", "local.yaml", "{ address: 127.0.0.1, port_value: 9901 }", "{ address: 0.0.0.0, port_value: 9901 }", ErrAdminExposed, "0.0.0.0"},
 		{"bearer in the access log", "sidecar.yaml", `user_agent: "%REQ(USER-AGENT)%"`, `auth: "%REQ(Authorization)%"`, ErrCredentialFormat, "%REQ(Authorization)"},
 		{"key as a fallback in the access log", "local.yaml", `user_agent: "%REQ(USER-AGENT)%"`, `who: "%REQ(X-USER?X-API-KEY):20%"`, ErrCredentialFormat, "X-API-KEY"},
 		{"deprecated field", "sidecar.yaml", "    type: STATIC\n", "    type: STATIC\n    http2_protocol_options: {}\n", ErrDeprecated, "clusters[extauthz].http2_protocol_options"},
@@ -86,6 +87,27 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 			"            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n            allow_expired_certificate: true\n", ErrUnverifiedTLS, "allow_expired_certificate"},
 		{"TLS accepting untrusted chains", "sidecar.yaml", "            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n",
 			"            trusted_ca: { filename: /etc/ssl/certs/ca-certificates.crt }\n            trust_chain_verification: ACCEPT_UNTRUSTED\n", ErrUnverifiedTLS, "ACCEPT_UNTRUSTED"},
+
+		// Only Envoy may reach extauthz (issue 8): a unix socket, or TLS with a client certificate.
+		{"extauthz on loopback TCP", "sidecar.yaml", authzPipe, "              socket_address: { address: 127.0.0.1, port_value: 9191 }", ErrAuthzReachable, "load_assignment"},
+		{"extauthz on another host", "local.yaml", authzPipe, "              socket_address: { address: 10.0.0.7, port_value: 9191 }", ErrAuthzReachable, "clusters[extauthz]"},
+		{"admin on loopback beside the workload", "sidecar.yaml", adminPipe, "    socket_address: { address: 127.0.0.1, port_value: 9901 }", ErrAdminExposed, "listener \"anthropic\""},
+
+		// Upstream feedback (issue 9): every connection manager streams its access log to extauthz,
+		// on extauthz's cluster, and never with a header that can carry a credential.
+		{"no feedback logger", "sidecar.yaml", feedbackLogger, "", ErrNoFeedbackLog, "access_log"},
+		{"feedback to another cluster", "local.yaml", "                  envoy_grpc: { cluster_name: extauthz }", "                  envoy_grpc: { cluster_name: echo }",
+			ErrAccessLogTarget, `"echo"`},
+		{"feedback on transport AUTO", "sidecar.yaml", "                transport_api_version: V3", "                transport_api_version: AUTO", ErrAccessLogTarget, "common_config.transport_api_version"},
+		{"bearer logged to extauthz", "sidecar.yaml", "                transport_api_version: V3\n",
+			"                transport_api_version: V3\n              additional_request_headers_to_log: [x-request-id, Authorization]\n", ErrLoggedCredential, "additional_request_headers_to_log"},
+		{"cookie logged to extauthz", "local.yaml", "                transport_api_version: V3\n",
+			"                transport_api_version: V3\n              additional_response_headers_to_log: [set-cookie]\n", ErrLoggedCredential, "set-cookie"},
+
+		// Several credentials (issue 10): once one route selects a credential, all must.
+		{"route without a credential", "local.yaml", teamASelection, "", ErrCredentialSelection, "routes[1]"},
+		{"second sidecar route without a credential", "sidecar-two-credentials.yaml", teamBSelection, "", ErrCredentialSelection, "routes[1]"},
+		{"malformed credential name", "local.yaml", "credential: team-b }", "credential: Team_B }", ErrCredentialSelection, "Team_B"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +124,72 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 				t.Errorf("violation %q does not name the file %q", v, tt.file)
 			}
 		})
+	}
+}
+
+// Fragments of the shipped files that the mutations above replace.
+const (
+	extAuthzService   = "grpc_service:\n                envoy_grpc: { cluster_name: extauthz }"
+	extAuthzTransport = "stat_prefix: extauthz\n              transport_api_version: V3"
+	authzPipe         = "              pipe: { path: /run/extauthz/extauthz.sock }"
+	adminPipe         = "    pipe: { path: /run/extauthz/envoy-admin.sock, mode: 384 }"
+	feedbackLogger    = `          - name: envoy.access_loggers.http_grpc
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig
+              common_config:
+                # The stream's identifier.log_name, so extauthz can tell its loggers apart.
+                log_name: extauthz-feedback
+                grpc_service:
+                  envoy_grpc: { cluster_name: extauthz }
+                transport_api_version: V3
+`
+	teamASelection = `                typed_per_filter_config:
+                  envoy.filters.http.ext_authz:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
+                    check_settings:
+                      context_extensions: { credential: team-a }`
+	teamBSelection = `                typed_per_filter_config:
+                  envoy.filters.http.ext_authz:
+                    "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute
+                    check_settings:
+                      context_extensions: { credential: team-b }
+`
+)
+
+// authzTLS is a transport socket for the extauthz cluster: TLS that verifies extauthz's
+// certificate, presenting the given client certificate lines (none when empty).
+func authzTLS(clientCert string) string {
+	return `    transport_socket:
+      name: envoy.transport_sockets.tls
+      typed_config:
+        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+        sni: extauthz.internal
+        common_tls_context:
+` + clientCert + `          validation_context:
+            trusted_ca: { filename: /etc/extauthz/ca.pem }
+            match_typed_subject_alt_names:
+            - san_type: DNS
+              matcher: { exact: extauthz.internal }
+`
+}
+
+// extauthz on TCP is acceptable when Envoy proves itself with a client certificate over verified
+// TLS (EXTAUTHZ_TLS_CLIENT_CA_FILE on extauthz's side), and only then.
+func TestAuthzOverMutualTLS(t *testing.T) {
+	src := mutate(t, readFile(t, filepath.Join(envoyDir, "sidecar.yaml")), authzPipe, "              socket_address: { address: 10.0.0.7, port_value: 9191 }")
+	const at = "    connect_timeout: 0.25s\n"
+	clientCert := "          tls_certificates:\n          - certificate_chain: { filename: /etc/envoy/client.pem }\n            private_key: { filename: /etc/envoy/client-key.pem }\n"
+
+	err := Validate("sidecar.yaml", []byte(mutate(t, src, at, at+authzTLS(""))))
+	if v := violationFor(t, err, ErrAuthzReachable); !strings.Contains(v.Path+" "+v.Detail, "transport_socket") || !strings.Contains(v.Detail, "no client certificate") {
+		t.Errorf("violation %q does not name the transport socket and the missing certificate", v)
+	}
+	if err := Validate("sidecar.yaml", []byte(mutate(t, src, at, at+authzTLS(clientCert)))); err != nil {
+		t.Fatalf("mutual TLS to extauthz: Validate:\n%v", err)
+	}
+	sds := "          tls_certificate_sds_secret_configs: [{ name: envoy-client }]\n"
+	if err := Validate("sidecar.yaml", []byte(mutate(t, src, at, at+authzTLS(sds)))); err != nil {
+		t.Fatalf("client certificate from SDS: Validate:\n%v", err)
 	}
 }
 
@@ -190,7 +278,7 @@ func TestCheckRejectsStructuralChanges(t *testing.T) {
 func TestValidateReportsEveryProblem(t *testing.T) {
 	src := readFile(t, filepath.Join(envoyDir, "sidecar.yaml"))
 	src = mutate(t, src, "failure_mode_allow: false", "failure_mode_allow: true")
-	src = mutate(t, src, "transport_api_version: V3", "transport_api_version: AUTO")
+	src = mutate(t, src, extAuthzTransport, "stat_prefix: extauthz\n              transport_api_version: AUTO")
 	src = mutate(t, src, "cluster: anthropic_api", "cluster: nowhere")
 	err := Validate("sidecar.yaml", []byte(src))
 	for _, rule := range []error{ErrFailOpen, ErrTransportAPIVersion, ErrUnknownCluster} {
@@ -203,10 +291,17 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
-// What the sidecar must be beyond the shared invariants: a loopback front door that sends
-// everything to api.anthropic.com over TLS with that SNI, and extauthz on loopback.
+// What the sidecars must be beyond the shared invariants: a loopback front door that sends
+// everything to api.anthropic.com over TLS with that SNI; extauthz on the unix socket and Envoy's
+// admin interface in the private directory of the isolated layout (docs/deploy-sidecar.md).
 func TestSidecarShape(t *testing.T) {
-	cfg, err := Load(filepath.Join(envoyDir, "sidecar.yaml"))
+	for _, file := range []string{"sidecar.yaml", "sidecar-two-credentials.yaml"} {
+		t.Run(file, func(t *testing.T) { sidecarShape(t, file) })
+	}
+}
+
+func sidecarShape(t *testing.T, file string) {
+	cfg, err := Load(filepath.Join(envoyDir, file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,25 +310,56 @@ func TestSidecarShape(t *testing.T) {
 			t.Errorf("listener %q is not on loopback", l.GetName())
 		}
 	}
-	if !loopback(cluster(t, cfg.Bootstrap, "extauthz").GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress()) {
-		t.Error("the extauthz endpoint is not on loopback")
+	const dir = "/run/extauthz/"
+	authz := cluster(t, cfg.Bootstrap, "extauthz").GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress()
+	if got := authz.GetPipe().GetPath(); got != dir+"extauthz.sock" {
+		t.Errorf("the extauthz endpoint is %v, want the pipe %sextauthz.sock", authz, dir)
+	}
+	if admin := cfg.Bootstrap.GetAdmin().GetAddress().GetPipe(); !strings.HasPrefix(admin.GetPath(), dir) || admin.GetMode() != 0o600 {
+		t.Errorf("admin = %v, want a pipe in %s with mode 0600", admin, dir)
 	}
 	api := cluster(t, cfg.Bootstrap, "anthropic_api")
 	sock := api.GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetSocketAddress()
 	if sock.GetAddress() != "api.anthropic.com" || sock.GetPortValue() != 443 {
 		t.Errorf("anthropic_api endpoint = %s:%d, want api.anthropic.com:443", sock.GetAddress(), sock.GetPortValue())
 	}
-	var sni, rewrite string
+	var sni string
+	var rewrites []string
 	for _, e := range cfg.Extensions {
 		if tls, ok := e.Message.(interface{ GetSni() string }); ok {
 			sni = tls.GetSni()
 		}
 		if m, ok := e.Message.(*hcmv3.HttpConnectionManager); ok {
-			rewrite = m.GetRouteConfig().GetVirtualHosts()[0].GetRoutes()[0].GetRoute().GetHostRewriteLiteral()
+			for _, r := range m.GetRouteConfig().GetVirtualHosts()[0].GetRoutes() {
+				rewrites = append(rewrites, r.GetRoute().GetHostRewriteLiteral())
+			}
 		}
 	}
-	if sni != "api.anthropic.com" || rewrite != "api.anthropic.com" {
-		t.Errorf("sni %q, host rewrite %q; want api.anthropic.com for both", sni, rewrite)
+	if sni != "api.anthropic.com" || len(rewrites) == 0 {
+		t.Errorf("sni %q, %d routes; want api.anthropic.com and at least one route", sni, len(rewrites))
+	}
+	for i, rewrite := range rewrites {
+		if rewrite != "api.anthropic.com" {
+			t.Errorf("route %d rewrites the host to %q, want api.anthropic.com", i, rewrite)
+		}
+	}
+}
+
+// The two-credential files select exactly the credentials their comments and the compose file
+// name, and the single-credential sidecar selects none.
+func TestCredentialsSelected(t *testing.T) {
+	for file, want := range map[string][]string{
+		"sidecar.yaml":                 nil,
+		"sidecar-two-credentials.yaml": {"team-a", "team-b"},
+		"local.yaml":                   {"team-a", "team-b"},
+	} {
+		cfg, err := Load(filepath.Join(envoyDir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Credentials(cfg); !slices.Equal(got, want) {
+			t.Errorf("%s: Credentials = %v, want %v", file, got, want)
+		}
 	}
 }
 

@@ -128,7 +128,7 @@ func TestDecodeRejectsWhatEnvoyWouldNotParse(t *testing.T) {
 		{"misspelt field", "failure_mode_allow: false", "failure_mode_alow: false", "failure_mode_alow"},
 		{"duplicate key", "failure_mode_allow: false", "failure_mode_allow: false\n              failure_mode_allow: false", "failure_mode_allow"},
 		{"unknown extension type", "http.router.v3.Router", "http.router.v3.Ruoter", "Ruoter"},
-		{"bad enum", "transport_api_version: V3", "transport_api_version: V4", "V4"},
+		{"bad enum", "stat_prefix: extauthz\n              transport_api_version: V3", "stat_prefix: extauthz\n              transport_api_version: V4", "V4"},
 		{"not YAML", "admin:", "admin: [", "yaml"},
 	}
 	for _, tt := range tests {

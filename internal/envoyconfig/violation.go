@@ -30,6 +30,11 @@ var (
 	ErrUnverifiedTLS       = errors.New("upstream TLS must set sni and verify the peer against a trusted CA and by name")
 	ErrAdminExposed        = errors.New("the admin interface must listen on loopback or a unix socket")
 	ErrCredentialFormat    = errors.New("a substitution format names a credential header")
+	ErrAuthzReachable      = errors.New("the ext_authz cluster must be a unix socket (pipe) or TLS with a client certificate: whoever reaches extauthz can take the credential")
+	ErrNoFeedbackLog       = errors.New("a connection manager with ext_authz must stream its access log to extauthz (envoy.access_loggers.http_grpc on the ext_authz cluster)")
+	ErrAccessLogTarget     = errors.New("a gRPC access logger must stream to the ext_authz cluster over envoy_grpc with transport_api_version V3")
+	ErrLoggedCredential    = errors.New("a gRPC access logger must not log a header that can carry a credential (authorization, proxy-authorization, x-api-key, cookie, set-cookie)")
+	ErrCredentialSelection = errors.New("when any route selects a credential (context_extensions credential), every forwarding route must select a valid one")
 )
 
 // A Violation is one problem in one config file.
