@@ -33,7 +33,13 @@ var (
 // and body the client got, and records the body with the suite's logs.
 func send(t *testing.T, p *proxy, host string) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, p.srv.URL+"/v1/messages", strings.NewReader(`{"model":"claude","max_tokens":1}`))
+	return sendTo(t, p, host, "/v1/messages")
+}
+
+// sendTo is send to path.
+func sendTo(t *testing.T, p *proxy, host, path string) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, p.srv.URL+path, strings.NewReader(`{"model":"claude","max_tokens":1}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +115,13 @@ func checkWire(t *testing.T, p *proxy) {
 }
 
 // startWIF runs the emulator minting tokens that live lifetime, the service
-// against it in github-oidc mode with the compose stack's allowed hosts
-// (serving once this returns), and the upstream.
+// against it in github-oidc mode with the compose stack's two credentials
+// (team-a, team-b) and allowed hosts (serving once this returns), and the
+// upstream.
 func startWIF(t *testing.T, lifetime time.Duration) (*emulator.Emulator, *authzService, *upstream) {
 	t.Helper()
 	emu := startEmulator(t, lifetime)
-	env := emu.Env()
+	env := emu.CredentialsEnv()
 	env["EXTAUTHZ_ALLOWED_HOSTS"] = composeHosts
 	svc := startService(t, env)
 	svc.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
@@ -231,7 +238,8 @@ func TestOutagePastTheEdgeThroughEveryEnvoy(t *testing.T) {
 // TestStaticKeyThroughEveryEnvoy: in static-key mode the upstream gets the
 // real key in x-api-key in place of the client's, and no Authorization.
 func TestStaticKeyThroughEveryEnvoy(t *testing.T) {
-	svc := startService(t, map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_ALLOWED_HOSTS": composeHosts})
+	svc := startService(t, map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_ALLOWED_HOSTS": composeHosts,
+		"EXTAUTHZ_CREDENTIALS": "team-a,team-b"})
 	svc.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
 	up := startUpstream(t)
 	for _, v := range envoymodel.Versions() {
@@ -252,6 +260,57 @@ func TestStaticKeyThroughEveryEnvoy(t *testing.T) {
 			}
 			checkWire(t, p)
 		})
+	}
+}
+
+// TestEachRouteGetsItsCredentialThroughEveryEnvoy: local.yaml's routes
+// select team-a (everything) and team-b (/team-b/, prefix removed) through
+// ExtAuthzPerRoute context extensions; each reaches the upstream with a
+// token of its own service account.
+func TestEachRouteGetsItsCredentialThroughEveryEnvoy(t *testing.T) {
+	emu, svc, up := startWIF(t, time.Minute)
+	env := emu.CredentialsEnv()
+	want := map[string]string{
+		"/v1/messages":        env["EXTAUTHZ_TEAM_A_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"],
+		"/team-b/v1/messages": env["EXTAUTHZ_TEAM_B_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"],
+	}
+	for _, v := range envoymodel.Versions() {
+		t.Run(v.String(), func(t *testing.T) {
+			p := startProxy(t, v, svc, up)
+			for path, account := range want {
+				if status, _, body := sendTo(t, p, "", path); status != http.StatusOK {
+					t.Fatalf("%s: status %d: %s", path, status, body)
+				}
+				s := only(t, up)
+				if got, ok := emu.ServiceAccountOf(wifBearer(t, s)); !ok || got != account {
+					t.Errorf("%s reached the upstream with a token of %q, want %q", path, got, account)
+				}
+				if s.path != "/v1/messages" {
+					t.Errorf("%s reached the upstream as %q", path, s.path)
+				}
+			}
+			checkWire(t, p)
+		})
+	}
+}
+
+// TestRouteNamingAnUnknownCredentialIsForbidden: an extauthz whose
+// credentials do not include the names local.yaml's routes select (one
+// credential, default) answers 403 and the request goes nowhere.
+func TestRouteNamingAnUnknownCredentialIsForbidden(t *testing.T) {
+	emu := startEmulator(t, time.Minute)
+	env := emu.Env()
+	env["EXTAUTHZ_ALLOWED_HOSTS"] = composeHosts
+	svc := startService(t, env)
+	svc.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
+	up := startUpstream(t)
+	p := startProxy(t, envoymodel.Envoy139, svc, up)
+	status, _, body := send(t, p, "")
+	if status != http.StatusForbidden || !strings.Contains(string(body), `"permission_error"`) || !strings.Contains(string(body), "team-a") {
+		t.Errorf("status %d: %s", status, body)
+	}
+	if got := up.requests(); len(got) != 0 {
+		t.Errorf("the upstream received %d requests", len(got))
 	}
 }
 

@@ -27,15 +27,14 @@ import (
 )
 
 // localConfig is what the test proxy takes from envoy/local.yaml: the
-// ext_authz filter config and the route's host rewrite.
+// ext_authz filter config and the routes.
 type localConfig struct {
-	extAuthz    *ext_authzv3.ExtAuthz
-	hostRewrite string
-	cluster     string
+	extAuthz *ext_authzv3.ExtAuthz
+	routes   *envoymodel.RouteTable
 }
 
 // loadLocalConfig decodes envoy/local.yaml with the project's strict
-// validator and picks out the ext_authz filter and the route.
+// validator and picks out the ext_authz filter and the route table.
 func loadLocalConfig(t *testing.T) localConfig {
 	t.Helper()
 	cfg, err := envoyconfig.Load("../../envoy/local.yaml")
@@ -48,12 +47,13 @@ func loadLocalConfig(t *testing.T) localConfig {
 		case *ext_authzv3.ExtAuthz:
 			lc.extAuthz = m
 		case *hcmv3.HttpConnectionManager:
-			route := m.GetRouteConfig().GetVirtualHosts()[0].GetRoutes()[0].GetRoute()
-			lc.hostRewrite, lc.cluster = route.GetHostRewriteLiteral(), route.GetCluster()
+			if lc.routes, err = envoymodel.NewRouteTable(m.GetRouteConfig()); err != nil {
+				t.Fatalf("envoy/local.yaml routes: %v", err)
+			}
 		}
 	}
-	if lc.extAuthz == nil || lc.hostRewrite == "" {
-		t.Fatal("envoy/local.yaml has no ext_authz filter or no host rewrite")
+	if lc.extAuthz == nil || lc.routes == nil {
+		t.Fatal("envoy/local.yaml has no ext_authz filter or no routes")
 	}
 	return lc
 }
@@ -62,18 +62,18 @@ func loadLocalConfig(t *testing.T) localConfig {
 // enforced: a loaded test machine must not turn into a false 503.
 const checkDeadline = 10 * time.Second
 
-// proxy plays Envoy in front of the upstream: for each request it builds
-// Envoy's CheckRequest, calls Check over gRPC, and applies the response as
-// one Envoy version does, then forwards the request or sends the local
+// proxy plays Envoy in front of the upstream: for each request it matches
+// a route, builds Envoy's CheckRequest with the route's context extensions,
+// calls Check over gRPC, and applies the response as one Envoy version
+// does, then forwards the request as the route says or sends the local
 // reply; with an access logger, it then logs the request as
 // envoy.access_loggers.http_grpc would.
 type proxy struct {
 	srv      *httptest.Server
 	filter   *envoymodel.Filter
+	routes   *envoymodel.RouteTable
 	authz    authv3.AuthorizationClient
 	upstream string
-	host     string // the route's host_rewrite_literal
-	cluster  string // the route's cluster, as the access log names it
 	client   *http.Client
 	logger   *envoymodel.AccessLogger // nil: no access log
 
@@ -112,8 +112,8 @@ func startLoggingProxy(t *testing.T, v envoymodel.Version, svc *authzService, up
 	}
 	transport := &http.Transport{} // no proxy from the environment
 	p := &proxy{
-		filter: f, authz: authv3.NewAuthorizationClient(svc.conn), upstream: up.srv.URL, host: lc.hostRewrite,
-		cluster: lc.cluster, client: &http.Client{Transport: transport},
+		filter: f, routes: lc.routes, authz: authv3.NewAuthorizationClient(svc.conn), upstream: up.srv.URL,
+		client: &http.Client{Transport: transport},
 	}
 	if als != nil {
 		if p.logger, err = envoymodel.NewAccessLogger(v, accessLogConfig, proxyNode, als); err != nil {
@@ -134,9 +134,14 @@ func startLoggingProxy(t *testing.T, v envoymodel.Version, svc *authzService, up
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	si := envoymodel.NewStreamInfo(r, time.Now())
 	h := envoymodel.NewHeaders(r)
+	route, ok := p.routes.Match(r.Host, r.URL.Path)
+	if !ok {
+		http.Error(w, "no route", http.StatusNotFound) // Envoy's NR; local.yaml routes every path
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), checkDeadline)
 	began := time.Now()
-	resp, err := p.authz.Check(ctx, p.filter.CheckRequest(r, h))
+	resp, err := p.authz.Check(ctx, p.filter.CheckRequestOnRoute(r, h, route))
 	took := time.Since(began)
 	cancel()
 	var out envoymodel.Outcome
@@ -150,7 +155,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.problems = append(p.problems, slices.Concat(out.Ignored, reliesOnDefault(resp))...)
 	p.metadata = append(p.metadata, resp.GetDynamicMetadata())
 	p.mu.Unlock()
-	received, sent := p.route(w, r, h, si, out)
+	received, sent := p.route(w, r, h, route, si, out)
 	si.Complete(time.Now(), received, sent)
 	if p.logger != nil {
 		if err := p.logger.Log(r.Context(), si.HTTPAccessLogEntry(h)); err != nil {
@@ -160,9 +165,9 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // route sends the local reply of out, or, when out allows the request, is
-// the router: the same method, path and body, the mutated headers, the
-// route's host. It returns the body bytes received and sent.
-func (p *proxy) route(w http.ResponseWriter, r *http.Request, h *envoymodel.Headers, si *envoymodel.StreamInfo, out envoymodel.Outcome) (uint64, uint64) {
+// the router: the same method and body, the route's path and host, the
+// mutated headers. It returns the body bytes received and sent.
+func (p *proxy) route(w http.ResponseWriter, r *http.Request, h *envoymodel.Headers, rt *envoymodel.Route, si *envoymodel.StreamInfo, out envoymodel.Outcome) (uint64, uint64) {
 	if !out.Allowed {
 		for k, vs := range out.Header {
 			w.Header()[k] = vs
@@ -173,20 +178,20 @@ func (p *proxy) route(w http.ResponseWriter, r *http.Request, h *envoymodel.Head
 	}
 	path, _ := h.Get(":path")
 	body := &countingReader{r: r.Body}
-	up, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream+path, body)
+	up, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream+rt.UpstreamPath(path), body)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return 0, 0
 	}
-	h.RewriteHost(p.host)
-	up.Header, up.Host, up.ContentLength = h.HTTPHeader(), p.host, r.ContentLength
+	h.RewriteHost(rt.HostRewrite)
+	up.Header, up.Host, up.ContentLength = h.HTTPHeader(), rt.HostRewrite, r.ContentLength
 	got, err := p.client.Do(up)
 	if err != nil {
 		http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
 		return body.n, 0
 	}
 	defer got.Body.Close()
-	si.RecordUpstream(got.StatusCode, strings.TrimPrefix(p.upstream, "http://"), p.cluster)
+	si.RecordUpstream(got.StatusCode, strings.TrimPrefix(p.upstream, "http://"), rt.Cluster)
 	for k, vs := range got.Header {
 		w.Header()[k] = vs
 	}

@@ -29,10 +29,11 @@ func logger() *slog.Logger {
 }
 
 // startEmulator runs the local emulator for one test, minting tokens that
-// live lifetime.
+// live lifetime, with the compose stack's two service accounts.
 func startEmulator(t *testing.T, lifetime time.Duration) *emulator.Emulator {
 	t.Helper()
-	emu, err := emulator.Start(context.Background(), emulator.Options{TokenLifetime: lifetime, Logger: logger()})
+	emu, err := emulator.Start(context.Background(), emulator.Options{TokenLifetime: lifetime, Logger: logger(),
+		ServiceAccounts: map[string]string{"team-a": "", "team-b": ""}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +100,7 @@ func (s *authzService) waitHealth(t *testing.T, want healthpb.HealthCheckRespons
 // seen is one request as the upstream received it, credentials and all.
 type seen struct {
 	host   string
+	path   string
 	header http.Header
 }
 
@@ -118,7 +120,7 @@ func startUpstream(t *testing.T) *upstream {
 	reply := echo.Handler()
 	u.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
-		u.got = append(u.got, seen{host: r.Host, header: r.Header.Clone()})
+		u.got = append(u.got, seen{host: r.Host, path: r.URL.Path, header: r.Header.Clone()})
 		reject := u.reject
 		u.mu.Unlock()
 		if reject {

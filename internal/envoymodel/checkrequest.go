@@ -3,6 +3,7 @@ package envoymodel
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,6 +17,18 @@ import (
 
 // partialBodyHeader is Envoy's internal header; a client's copy is never sent.
 const partialBodyHeader = "x-envoy-auth-partial-body"
+
+// CheckRequestOnRoute is CheckRequest for a request that matched route:
+// the route's merged context extensions go into
+// attributes.context_extensions, as ext_authz.cc Filter::initiateCall
+// passes them to CheckRequestUtils::createHttpCheck.
+func (f *Filter) CheckRequestOnRoute(r *http.Request, h *Headers, route *Route) *authv3.CheckRequest {
+	req := f.CheckRequest(r, h)
+	if len(route.ContextExtensions) > 0 {
+		req.Attributes.ContextExtensions = maps.Clone(route.ContextExtensions)
+	}
+	return req
+}
 
 // CheckRequest is the CheckRequest the filter sends for r, whose header map
 // is h (NewHeaders(r), before any mutation). attributes.request.http carries
