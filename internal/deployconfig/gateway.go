@@ -54,7 +54,8 @@ type envoyProxySpec struct {
 	Telemetry struct {
 		AccessLog struct {
 			Settings []struct {
-				Sinks []struct {
+				Matches []string `json:"matches,omitempty"`
+				Sinks   []struct {
 					Type string `json:"type"`
 					ALS  *struct {
 						Type        string      `json:"type"`

@@ -186,5 +186,8 @@ type telemetrySpec struct {
 			Name string `json:"name"`
 		} `json:"providers"`
 		Disabled *bool `json:"disabled,omitempty"`
+		Filter   *struct {
+			Expression string `json:"expression"`
+		} `json:"filter,omitempty"`
 	} `json:"accessLogging"`
 }

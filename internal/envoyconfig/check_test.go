@@ -96,6 +96,8 @@ func TestValidateRejectsBrokenConfigs(t *testing.T) {
 		// Upstream feedback (issue 9): every connection manager streams its access log to extauthz,
 		// on extauthz's cluster, and never with a header that can carry a credential.
 		{"no feedback logger", "sidecar.yaml", feedbackLogger, "", ErrNoFeedbackLog, "access_log"},
+		{"feedback filter drops 401s", "sidecar.yaml", "op: GE\n                  value: { default_value: 400,", "op: GE\n                  value: { default_value: 500,",
+			ErrNoFeedbackLog, "access_log[1].filter"},
 		{"feedback to another cluster", "local.yaml", "                  envoy_grpc: { cluster_name: extauthz }", "                  envoy_grpc: { cluster_name: echo }",
 			ErrAccessLogTarget, `"echo"`},
 		{"feedback on transport AUTO", "sidecar.yaml", "                transport_api_version: V3", "                transport_api_version: AUTO", ErrAccessLogTarget, "common_config.transport_api_version"},
@@ -134,6 +136,14 @@ const (
 	authzPipe         = "              pipe: { path: /run/extauthz/extauthz.sock }"
 	adminPipe         = "    pipe: { path: /run/extauthz/envoy-admin.sock, mode: 384 }"
 	feedbackLogger    = `          - name: envoy.access_loggers.http_grpc
+            # Only answers of 400 and above go to extauthz: a 401 is what refreshes the token, and
+            # the others are the error rates extauthz_upstream_responses_total counts. Logging
+            # every request would cost extauthz a decode per request, as much as the Check.
+            filter:
+              status_code_filter:
+                comparison:
+                  op: GE
+                  value: { default_value: 400, runtime_key: extauthz_feedback.min_status }
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig
               common_config:

@@ -1,6 +1,8 @@
 package envoyconfig
 
 import (
+	"fmt"
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -81,12 +83,37 @@ func (c *checker) feedbackLogger(path string, m *hcmv3.HttpConnectionManager) {
 	if want == "" {
 		return // no ext_authz over envoy_grpc here: reported elsewhere
 	}
-	for _, al := range m.GetAccessLog() {
+	for i, al := range m.GetAccessLog() {
 		logger := new(alsv3.HttpGrpcAccessLogConfig)
 		if al.GetTypedConfig().UnmarshalTo(logger) == nil &&
 			logger.GetCommonConfig().GetGrpcService().GetEnvoyGrpc().GetClusterName() == want {
+			if f := al.GetFilter(); f != nil && !passes401(f) {
+				c.add(fmt.Sprintf("%s.access_log[%d].filter", path, i), ErrNoFeedbackLog,
+					"the filter must let upstream 401s through: no filter, or status_code_filter GE/LE/EQ that admits 401")
+			}
 			return
 		}
 	}
 	c.add(path+".access_log", ErrNoFeedbackLog, "no envoy.access_loggers.http_grpc to cluster %q", want)
+}
+
+// passes401 reports whether an access-log filter certainly logs a 401: a
+// status_code_filter comparison that holds for 401 (its default value; a
+// runtime override is the operator's). Any other filter kind is refused
+// rather than evaluated.
+func passes401(f *accesslogv3.AccessLogFilter) bool {
+	cmp := f.GetStatusCodeFilter().GetComparison()
+	if cmp == nil {
+		return false
+	}
+	v := cmp.GetValue().GetDefaultValue()
+	switch cmp.GetOp() {
+	case accesslogv3.ComparisonFilter_GE:
+		return v <= 401
+	case accesslogv3.ComparisonFilter_LE:
+		return v >= 401
+	case accesslogv3.ComparisonFilter_EQ:
+		return v == 401
+	}
+	return false
 }
