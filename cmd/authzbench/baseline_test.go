@@ -25,7 +25,7 @@ func TestBaselineUnderLoad(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Stop()
 
-	req, err := encodeRequest(envoyCheckRequest(false))
+	req, err := encodeRequest(envoyCheckRequest(false, ""))
 	if err != nil {
 		t.Fatal(err)
 	}

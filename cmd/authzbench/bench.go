@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 
 	"extauthz/internal/emulator"
@@ -30,7 +34,7 @@ type session struct {
 	cfg      *config
 	progress io.Writer
 	servers  map[string]*server
-	request  []byte
+	requests map[string][]byte // each server kind's request, encoded
 	runs     []runResult
 	notes    []string
 	retried  int // windows measured again because other work disturbed them
@@ -42,8 +46,8 @@ func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		return fmt.Errorf("this authzbench was built with %s, which would slow its baseline server and load generator; run it as go run ./cmd/authzbench", instrumentation(bi))
 	}
 	started := time.Now()
-	s := &session{cfg: cfg, progress: stderr, servers: map[string]*server{}}
-	rep := &report{cfg: cfg, info: collectSysInfo(), loadStart: loadAverage(), responseBytes: map[string]int{}, peakRSS: map[string]int64{}}
+	s := &session{cfg: cfg, progress: stderr, servers: map[string]*server{}, requests: map[string][]byte{}}
+	rep := &report{cfg: cfg, info: collectSysInfo(), loadStart: loadAverage(), responseBytes: map[string]int{}, requestBytes: map[string]int{}, peakRSS: map[string]int64{}}
 	rep.command = reproduceCommand(os.Args[1:])
 
 	dir, err := os.MkdirTemp("", "authzbench-")
@@ -55,7 +59,7 @@ func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 	if l.self, err = os.Executable(); err != nil {
 		return err
 	}
-	needExtauthz := slices.Contains(cfg.servers, serverWIF) || slices.Contains(cfg.servers, serverStatic)
+	needExtauthz := slices.ContainsFunc(cfg.servers, func(k string) bool { return k != serverBaseline })
 	rep.revision = "the binary given with -extauthz"
 	if l.extauthz = cfg.extauthzBin; l.extauthz == "" && needExtauthz {
 		s.logf("building ./cmd/extauthz")
@@ -64,24 +68,38 @@ func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		}
 	}
 
+	// Every WIF server gets an emulator of its own, so that the exchanges
+	// the report follows are the WIF server's alone.
 	var emu *emulator.Emulator
 	var watch *exchangeWatch
-	if slices.Contains(cfg.servers, serverWIF) {
-		logFile, err := os.Create(filepath.Join(dir, "emulator.log"))
+	l.emulatorEnv = map[string]map[string]string{}
+	for _, kind := range cfg.servers {
+		if !isWIF(kind) {
+			continue
+		}
+		logFile, err := os.Create(filepath.Join(dir, "emulator-"+kind+".log"))
 		if err != nil {
 			return err
 		}
 		defer logFile.Close()
-		emu, err = emulator.Start(ctx, emulator.Options{TokenLifetime: cfg.tokenLifetime,
+		e, err := emulator.Start(ctx, emulator.Options{TokenLifetime: cfg.tokenLifetime,
 			Logger: slog.New(slog.NewJSONHandler(logFile, nil))})
 		if err != nil {
 			return err
 		}
-		defer emu.Close()
-		l.emulatorEnv = emu.Env()
-		wctx, stopWatch := context.WithCancel(ctx)
-		defer stopWatch()
-		watch = watchExchanges(wctx, func() int { return emu.Stats().Exchanges }, 100*time.Millisecond)
+		defer e.Close()
+		l.emulatorEnv[kind] = e.Env()
+		if kind == serverWIF {
+			emu = e
+			wctx, stopWatch := context.WithCancel(ctx)
+			defer stopWatch()
+			watch = watchExchanges(wctx, func() int { return emu.Stats().Exchanges }, 100*time.Millisecond)
+		}
+	}
+	if slices.Contains(cfg.servers, serverWIFTLS) {
+		if l.pki, err = newBenchPKI(dir); err != nil {
+			return err
+		}
 	}
 
 	if cfg.pin {
@@ -102,17 +120,20 @@ func bench(ctx context.Context, cfg *config, stdout, stderr io.Writer) error {
 		s.servers[kind] = srv
 	}
 
-	req := envoyCheckRequest(cfg.clientBeta)
-	if s.request, err = encodeRequest(req); err != nil {
-		return err
-	}
-	rep.requestBytes, rep.requestHeaders = len(s.request), len(req.GetAttributes().GetRequest().GetHttp().GetHeaders())
 	for _, kind := range cfg.servers {
-		n, err := s.preflight(ctx, kind, req)
+		req := requestFor(kind, cfg.clientBeta)
+		if s.requests[kind], err = encodeRequest(req); err != nil {
+			return err
+		}
+		rep.requestBytes[kind], rep.requestHeaders = len(s.requests[kind]), len(req.GetAttributes().GetRequest().GetHttp().GetHeaders())
+		n, tlsState, err := s.preflight(ctx, kind, req)
 		if err != nil {
 			return err
 		}
 		rep.responseBytes[kind] = n
+		if tlsState != nil {
+			rep.tls = fmt.Sprintf("%s, %s", tls.VersionName(tlsState.Version), tls.CipherSuiteName(tlsState.CipherSuite))
+		}
 	}
 
 	if cfg.warmup > 0 {
@@ -253,31 +274,37 @@ func serverGoEnv(cfg *config) ([]string, string) {
 
 // preflight sends one typed Check to a server and verifies the whole
 // response before any load, then that the cheap check used on every
-// response under load agrees. It returns the response's size.
-func (s *session) preflight(ctx context.Context, kind string, req *authv3.CheckRequest) (int, error) {
+// response under load agrees. It returns the response's size and, over TLS,
+// the connection's state.
+func (s *session) preflight(ctx context.Context, kind string, req *authv3.CheckRequest) (int, *tls.ConnectionState, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	resp, err := authv3.NewAuthorizationClient(s.servers[kind].conn).Check(ctx, req)
+	var p peer.Peer
+	resp, err := authv3.NewAuthorizationClient(s.servers[kind].conn).Check(ctx, req, grpc.Peer(&p))
 	if err != nil {
-		return 0, fmt.Errorf("preflight Check on %s: %w", kind, err)
+		return 0, nil, fmt.Errorf("preflight Check on %s: %w", kind, err)
 	}
 	want := wantFor(kind, s.cfg.clientBeta)
 	if err := checkShape(resp, want); err != nil {
-		return 0, fmt.Errorf("preflight Check on %s: %w", kind, err)
+		return 0, nil, fmt.Errorf("preflight Check on %s: %w", kind, err)
 	}
 	b, err := proto.Marshal(resp)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := want.check(b); err != nil {
-		return 0, fmt.Errorf("preflight on %s: the load-time check rejects a good response: %w", kind, err)
+		return 0, nil, fmt.Errorf("preflight on %s: the load-time check rejects a good response: %w", kind, err)
 	}
-	return len(b), nil
+	var state *tls.ConnectionState
+	if info, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+		state = &info.State
+	}
+	return len(b), state, nil
 }
 
 // loadOptions is one run's load against srv.
 func (s *session) loadOptions(srv *server, sh shape, rate float64, settle, window time.Duration) loadgen.Options {
-	o := loadgen.Options{Addr: srv.grpcAddr, Method: checkMethod, Request: s.request, Check: wantFor(srv.kind, s.cfg.clientBeta).check,
+	o := loadgen.Options{Addr: srv.grpcAddr, TLS: srv.tls, Method: checkMethod, Request: s.requests[srv.kind], Check: wantFor(srv.kind, s.cfg.clientBeta).check,
 		Client: s.cfg.client, Conns: sh.conns, Rate: rate, Settle: settle, Duration: window}
 	if rate == 0 {
 		o.InFlight = sh.inFlight

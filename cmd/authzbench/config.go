@@ -19,11 +19,20 @@ var errUsage = errors.New("usage")
 // Server kinds the benchmark can run.
 const (
 	serverWIF      = "wif"      // extauthz serve, github-oidc against the local emulator
+	serverWIFTLS   = "wif-mtls" // the same over mutual TLS, callers restricted by client-certificate SAN
+	serverWIFMany  = "wif-16"   // extauthz serve with 16 github-oidc credentials, the request selecting one
 	serverStatic   = "static"   // extauthz serve, static-key mode
 	serverBaseline = "baseline" // a default grpc-go Authorization server with a prebuilt response
 )
 
-var allServers = []string{serverWIF, serverStatic, serverBaseline}
+// allServers are the server kinds in the order the report lists them.
+var allServers = []string{serverWIF, serverWIFTLS, serverWIFMany, serverStatic, serverBaseline}
+
+// isWIF reports whether kind is extauthz in github-oidc mode: it exchanges
+// tokens with an emulator of its own, and its /metrics counts them.
+func isWIF(kind string) bool {
+	return kind == serverWIF || kind == serverWIFTLS || kind == serverWIFMany
+}
 
 // shape is a closed-loop load shape: conns connections × inFlight each.
 type shape struct {
@@ -58,10 +67,11 @@ type config struct {
 
 const usageText = `usage: authzbench [flags]
 
-Builds extauthz from this module, starts it (WIF against the local emulator,
-and static-key) and a default grpc-go ext_authz baseline, each in its own
-process, drives them alternately with the same load over loopback gRPC, and
-prints a Markdown report; writes an SVG of latency against load.
+Builds extauthz from this module, starts it (WIF against the local emulator
+in cleartext, over mutual TLS and with 16 credentials, and static-key) and a
+default grpc-go ext_authz baseline, each in its own process, drives them
+alternately with the same load over loopback gRPC, and prints a Markdown
+report; writes an SVG of latency against load.
 
 flags:
 `
@@ -79,7 +89,7 @@ func parseConfig(args []string, w io.Writer) (*config, error) {
 	rates := fs.String("rates", "1000,2000,5000,10000,20000", `open-loop rates (requests/s) for the latency curve; "none" for no curve`)
 	fs.DurationVar(&c.rateDuration, "rate-duration", 2*time.Second, "measured window of each open-loop run")
 	fs.IntVar(&c.rateConns, "rate-conns", 2, "connections for the open-loop runs")
-	servers := fs.String("servers", strings.Join(allServers, ","), "servers to run: wif, static, baseline")
+	servers := fs.String("servers", strings.Join(allServers, ","), "servers to run: "+strings.Join(allServers, ", "))
 	client := fs.String("client", string(loadgen.ClientH2), "load client: h2 (raw HTTP/2, cheapest) or grpc (grpc-go with a byte codec)")
 	fs.BoolVar(&c.clientBeta, "client-beta", false, "send a client anthropic-beta header in the CheckRequest")
 	fs.DurationVar(&c.tokenLifetime, "token-lifetime", 20*time.Second, "lifetime of the emulator's tokens (WIF refreshes at 50–60 % of it)")

@@ -1,19 +1,21 @@
 // Command authzbench measures extauthz against a default grpc-go ext_authz
-// server on this machine and prints a Markdown report (issue #4).
+// server on this machine and prints a Markdown report (issues #4, #8, #10).
 //
 //	go run ./cmd/authzbench            # defaults: a few minutes on 2 CPUs
 //	go run ./cmd/authzbench -h         # flags
 //
 // It builds ./cmd/extauthz from the module, so it always measures the code
-// as it is, and starts three servers, each in its own process: extauthz in
+// as it is, and starts five servers, each in its own process: extauthz in
 // github-oidc mode against the local emulator (which runs inside this
-// process), extauthz in static-key mode, and a baseline — this program again
-// in its hidden baseline-server mode: grpc.NewServer() with no options and a
-// handler returning one prebuilt CheckResponse of the same shape. It drives
-// them alternately with the same load over loopback (closed loop in each
-// shape, then open loop at fixed rates), reads each server's CPU time and
-// peak RSS from /proc and extauthz's token exchanges from /metrics, and
-// writes the latency-against-load plot as SVG.
+// process) in cleartext, the same over mutual TLS with certificates made at
+// start, the same with 16 credentials of which the request selects one
+// through context_extensions, extauthz in static-key mode, and a baseline —
+// this program again in its hidden baseline-server mode: grpc.NewServer()
+// with no options and a handler returning one prebuilt CheckResponse of the
+// same shape. It drives them alternately with the same load over loopback
+// (closed loop in each shape, then open loop at fixed rates), reads each
+// server's CPU time and peak RSS from /proc and extauthz's token exchanges
+// from /metrics, and writes the latency-against-load plot as SVG.
 package main
 
 import (

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Acceptance thresholds of issue #4.
+// Acceptance thresholds of issues #4 and #10.
 const (
 	wantThroughputRatio = 1.3
 	goalThroughputRatio = 1.5
@@ -19,10 +19,14 @@ const (
 	// noisyForeignShare is the share of the benchmark's CPUs taken by other
 	// work above which a window counts as disturbed when -max-others is 0.
 	noisyForeignShare = 0.05
+	// maxCredentialsGap is how far the 16-credential server's ratio to the
+	// baseline may be from the single credential's (issue #10).
+	maxCredentialsGap = 0.10
 )
 
 // serverColors colour the plot.
-var serverColors = map[string]string{serverWIF: "#1f77b4", serverStatic: "#2ca02c", serverBaseline: "#d62728"}
+var serverColors = map[string]string{serverWIF: "#1f77b4", serverWIFTLS: "#9467bd", serverWIFMany: "#ff7f0e",
+	serverStatic: "#2ca02c", serverBaseline: "#d62728"}
 
 // report is everything a run of the benchmark found, ready to print.
 type report struct {
@@ -32,8 +36,9 @@ type report struct {
 	revision           string // the extauthz code measured
 	loadStart, loadEnd string
 	elapsed            time.Duration
-	requestBytes       int
+	requestBytes       map[string]int // each server kind's request
 	requestHeaders     int
+	tls                string // the mTLS server's protocol and cipher suite, as the preflight negotiated them
 	responseBytes      map[string]int
 	runs               []runResult
 	peakRSS            map[string]int64 // VmHWM at the end
@@ -60,8 +65,8 @@ func (r *report) write(w io.Writer) {
 	if c.clientBeta {
 		beta = "client anthropic-beta " + clientBeta
 	}
-	fmt.Fprintf(w, "- Request: a %d-byte Envoy CheckRequest, %d header entries (%s). OK responses: %s.\n",
-		r.requestBytes, r.requestHeaders, beta, r.responseSizes())
+	fmt.Fprintf(w, "- Request: %s, %d header entries (%s). OK responses: %s.\n",
+		r.requestSizes(), r.requestHeaders, beta, r.responseSizes())
 	if len(r.runs) > 0 {
 		f := spreadBy(r.runs, func(x runResult) float64 { return x.foreign })
 		limit := r.cfg.maxOthers
@@ -77,12 +82,18 @@ func (r *report) write(w io.Writer) {
 		fmt.Fprintf(w, "- Other processes (and hypervisor steal) took %.0f %% of the benchmark's CPUs during the median window kept, %.0f %% at most; %d windows were measured again because they took more than %.0f %%, and %d of the %d kept are still above it (their tails describe the machine's other work more than the server).\n",
 			f.med*100, f.hi*100, r.retried, limit*100, busy, len(r.runs))
 	}
-	fmt.Fprintf(w, "- extauthz: built from %s, `extauthz serve` in github-oidc mode against the local emulator (WIF) and with ANTHROPIC_API_KEY (static key). Baseline: `grpc.NewServer()` with no options, whose Check returns one prebuilt CheckResponse of the WIF shape.\n", r.revision)
+	fmt.Fprintf(w, "- extauthz: built from %s, `extauthz serve` in github-oidc mode against the local emulator (WIF) and with ANTHROPIC_API_KEY (static key)%s. Baseline: `grpc.NewServer()` with no options, whose Check returns one prebuilt CheckResponse of the WIF shape.\n", r.revision, r.variants())
 	fmt.Fprintf(w, "- Method: %s load client over loopback; each server in its own process, warmed up for %s after start; %s, servers alternating (order rotated each round); every run loads for %s unrecorded, then measures %s (closed loop) or %s (open loop).\n\n",
 		clientName(c), c.warmup, plural(c.rounds, "round"), c.settle, c.duration, c.rateDuration)
 
 	for _, sh := range c.shapes {
 		r.writeShape(w, sh)
+	}
+	if r.has(serverWIF) && r.has(serverWIFTLS) {
+		r.writeTLSCost(w)
+	}
+	if r.has(serverWIF) && r.has(serverWIFMany) && r.has(serverBaseline) {
+		r.writeCredentials(w)
 	}
 	if len(c.rates) > 0 {
 		r.writeCurve(w)
@@ -102,6 +113,49 @@ func clientName(c *config) string {
 		return "grpc-go (byte-passing CodecV2)"
 	}
 	return "raw HTTP/2 (pre-encoded frames)"
+}
+
+// requestSizes says how large the request is: one size for every server
+// but the 16-credential one, whose request adds context_extensions.
+func (r *report) requestSizes() string {
+	var plain, many int
+	for _, s := range r.cfg.servers {
+		if s == serverWIFMany {
+			many = r.requestBytes[s]
+		} else if plain == 0 {
+			plain = r.requestBytes[s]
+		}
+	}
+	var parts []string
+	if plain > 0 {
+		parts = append(parts, fmt.Sprintf("a %d-byte Envoy CheckRequest", plain))
+	}
+	if many > 0 {
+		parts = append(parts, fmt.Sprintf("for %s the same with context_extensions {%q: %q} (%d bytes)", serverLabels[serverWIFMany], "credential", selectedCredential, many))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// variants describes the extauthz servers beyond the plain WIF and static
+// ones, as configured.
+func (r *report) variants() string {
+	var parts []string
+	if r.has(serverWIFTLS) {
+		tlsText := ""
+		if r.tls != "" {
+			tlsText = " (" + r.tls + ")"
+		}
+		parts = append(parts, fmt.Sprintf("over mutual TLS%s with ECDSA P-256 certificates made at start, a client certificate required and EXTAUTHZ_ALLOWED_CALLERS=%s, the SPIFFE ID of the load generator's certificate (%s)",
+			tlsText, benchCallerID, serverLabels[serverWIFTLS]))
+	}
+	if r.has(serverWIFMany) {
+		parts = append(parts, fmt.Sprintf("with EXTAUTHZ_CREDENTIALS=%s,…,%s, %d credentials on one emulator service account (%s)",
+			manyCredentialNames[0], selectedCredential, manyCredentials, serverLabels[serverWIFMany]))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; WIF also " + strings.Join(parts, " and ")
 }
 
 func (r *report) responseSizes() string {
@@ -155,7 +209,7 @@ func (r *report) writeShape(w io.Writer, sh shape) {
 			exch += x.exchanges
 		}
 		exText := "–"
-		if s == serverWIF {
+		if isWIF(s) {
 			exText = fmt.Sprintf("%d", exch)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %d | %s |\n", serverLabels[s],
@@ -163,8 +217,8 @@ func (r *report) writeShape(w io.Writer, sh shape) {
 			fmtSpread(spreadBy(runs, mP99), fmtLatency), fmtSpread(spreadBy(runs, mP999), fmtLatency),
 			fmtLatency(spreadBy(runs, mCPU).med), fmtBytes(spreadBy(runs, mRSS).hi), errs, exText)
 	}
-	for _, s := range []string{serverWIF, serverStatic} {
-		if !r.has(s) || !r.has(serverBaseline) {
+	for _, s := range r.cfg.servers {
+		if s == serverBaseline || !r.has(serverBaseline) {
 			continue
 		}
 		a, b := r.closedRuns(s, sh), r.closedRuns(serverBaseline, sh)
@@ -227,6 +281,78 @@ func (r *report) writeCurve(w io.Writer) {
 	fmt.Fprint(w, "\n\n")
 }
 
+// writeTLSCost compares the WIF server over mutual TLS with the same in
+// cleartext, shape by shape: what TLS costs per Check (issue #8).
+func (r *report) writeTLSCost(w io.Writer) {
+	fmt.Fprintf(w, "#### Cost of TLS: %s against %s in cleartext\n\n", serverLabels[serverWIFTLS], serverLabels[serverWIF])
+	fmt.Fprintln(w, "| shape | | requests/s | p50 | p99 | server CPU per Check |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|")
+	for _, sh := range r.cfg.shapes {
+		c := r.tlsCost(sh)
+		for _, row := range []struct {
+			name string
+			m    shapeMedians
+		}{{"cleartext", c.clear}, {"mTLS", c.mtls}} {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", sh.name, row.name, fmtRate(row.m.rps), fmtLatency(row.m.p50),
+				fmtLatency(row.m.p99), fmtLatency(row.m.cpu))
+		}
+		fmt.Fprintf(w, "| %s | **mTLS − cleartext** | %s | %s | %s | **%s** |\n", sh.name, fmtChange(ratio(c.mtls.rps, c.clear.rps)),
+			fmtDelta(c.mtls.p50-c.clear.p50), fmtDelta(c.mtls.p99-c.clear.p99), fmtDelta(c.perCheck()))
+	}
+	tlsText := "TLS"
+	if r.tls != "" {
+		tlsText = r.tls
+	}
+	fmt.Fprintf(w, "\nMedians of %s. %s; extauthz requires and verifies the client certificate and allows only its SPIFFE ID. Every run opens its connections, handshakes included, before its unrecorded settle, so this is TLS's cost on open connections as Envoy keeps them: sealing and opening records. The cost of TLS per Check is the difference in server CPU per Check.\n\n",
+		plural(r.cfg.rounds, "round"), tlsText)
+}
+
+// shapeMedians are one server's medians over the rounds of one shape.
+type shapeMedians struct{ rps, p50, p99, cpu float64 }
+
+func (r *report) medians(server string, sh shape) shapeMedians {
+	runs := r.closedRuns(server, sh)
+	return shapeMedians{rps: spreadBy(runs, mRPS).med, p50: spreadBy(runs, mP50).med, p99: spreadBy(runs, mP99).med, cpu: spreadBy(runs, mCPU).med}
+}
+
+// tlsComparison is the WIF server in cleartext and over mTLS in one shape.
+type tlsComparison struct{ clear, mtls shapeMedians }
+
+func (r *report) tlsCost(sh shape) tlsComparison {
+	return tlsComparison{clear: r.medians(serverWIF, sh), mtls: r.medians(serverWIFTLS, sh)}
+}
+
+// perCheck is the cost of TLS per Check: the server's extra CPU time, ns.
+func (c tlsComparison) perCheck() float64 { return c.mtls.cpu - c.clear.cpu }
+
+// writeCredentials sets the 16-credential server's ratio to the baseline
+// beside the single credential's, shape by shape (issue #10).
+func (r *report) writeCredentials(w io.Writer) {
+	fmt.Fprintf(w, "#### Several credentials: %d, the request selecting one through context_extensions\n\n", manyCredentials)
+	fmt.Fprintf(w, "| shape | %s ÷ baseline | %s ÷ baseline | difference | server CPU per Check, 1 → %d credentials |\n", serverLabels[serverWIF], serverLabels[serverWIFMany], manyCredentials)
+	fmt.Fprintln(w, "|---|--:|--:|--:|--:|")
+	for _, sh := range r.cfg.shapes {
+		c := r.credentialsGap(sh)
+		fmt.Fprintf(w, "| %s | %s | %s | **%s** | %s → %s |\n", sh.name, fmtRatio(c.single), fmtRatio(c.many), fmtChange(c.relative()),
+			fmtLatency(r.medians(serverWIF, sh).cpu), fmtLatency(r.medians(serverWIFMany, sh).cpu))
+	}
+	fmt.Fprintf(w, "\nRatios of requests/s, medians of %s. The %d credentials (%s to %s) each exchanged a token with the emulator at start and refresh on their own schedules; every request carries context_extensions {%q: %q}, and every response is checked to carry that credential's token (its dynamic_metadata names %s).\n\n",
+		plural(r.cfg.rounds, "round"), manyCredentials, manyCredentialNames[0], selectedCredential, "credential", selectedCredential, selectedCredential)
+}
+
+// credentialsComparison is the requests/s ratio to the baseline with one
+// credential and with manyCredentials, in one shape.
+type credentialsComparison struct{ single, many float64 }
+
+func (r *report) credentialsGap(sh shape) credentialsComparison {
+	base := r.medians(serverBaseline, sh).rps
+	return credentialsComparison{single: ratio(r.medians(serverWIF, sh).rps, base), many: ratio(r.medians(serverWIFMany, sh).rps, base)}
+}
+
+// relative is the many-credential ratio over the single one: 0.97 is 3 %
+// lower.
+func (c credentialsComparison) relative() float64 { return ratio(c.many, c.single) }
+
 func (r *report) writeExchanges(w io.Writer) {
 	e := r.exchanges
 	lo, hi := expectedExchanges(e.span, e.lifetime)
@@ -254,7 +380,7 @@ func (r *report) has(server string) bool {
 }
 
 func (r *report) writeAcceptance(w io.Writer) {
-	fmt.Fprintln(w, "#### Acceptance (issue #4)")
+	fmt.Fprintln(w, "#### Acceptance (issues #4, #8 and #10)")
 	fmt.Fprintln(w)
 	check := func(ok bool, format string, args ...any) {
 		mark, verdict := "x", ""
@@ -295,6 +421,18 @@ func (r *report) writeAcceptance(w io.Writer) {
 		if rss, ok := r.peakRSS[s]; ok {
 			check(rss < wantPeakRSS, "peak RSS under load, %s: %s (< 40 MiB)", serverLabels[s], fmtBytes(float64(rss)))
 		}
+	}
+	if r.has(serverWIF) && r.has(serverWIFTLS) && len(c.shapes) > 0 {
+		sh := c.shapes[0]
+		t := r.tlsCost(sh)
+		check(!math.IsNaN(t.perCheck()), "with TLS on, the cost of TLS per Check against plaintext, %s, extauthz WIF: %s of server CPU (%s over mTLS, %s in cleartext); requests/s %s (issue #8)",
+			sh.name, fmtDelta(t.perCheck()), fmtLatency(t.mtls.cpu), fmtLatency(t.clear.cpu), fmtChange(ratio(t.mtls.rps, t.clear.rps)))
+	}
+	if r.has(serverWIF) && r.has(serverWIFMany) && r.has(serverBaseline) && len(c.shapes) > 0 {
+		sh := c.shapes[0]
+		g := r.credentialsGap(sh)
+		check(math.Abs(g.relative()-1) <= maxCredentialsGap, "%s requests/s ÷ baseline with %d credentials selected through context_extensions: %s, with one: %s, a difference of %s (within 10 %%) (issue #10)",
+			sh.name, manyCredentials, fmtRatio(g.many), fmtRatio(g.single), fmtChange(g.relative()))
 	}
 	if e := r.exchanges; e != nil {
 		lo, hi := expectedExchanges(e.span, e.lifetime)
@@ -380,6 +518,30 @@ func fmtLatency(ns float64) string {
 		return fmt.Sprintf("%.3g ms", ns/1e6)
 	}
 	return fmt.Sprintf("%.3g µs", ns/1e3)
+}
+
+// fmtDelta prints a signed difference of nanoseconds: +1.28 µs, −44 µs.
+func fmtDelta(ns float64) string {
+	switch {
+	case math.IsNaN(ns):
+		return "–"
+	case ns < 0:
+		return "−" + fmtLatency(-ns)
+	}
+	return "+" + fmtLatency(ns)
+}
+
+// fmtChange prints a ratio as a signed change in percent: 0.872 is
+// −12.8 %.
+func fmtChange(ratio float64) string {
+	if math.IsNaN(ratio) || math.IsInf(ratio, 0) {
+		return "–"
+	}
+	d := (ratio - 1) * 100
+	if d < 0 {
+		return fmt.Sprintf("−%.1f %%", -d)
+	}
+	return fmt.Sprintf("+%.1f %%", d)
 }
 
 // fmtBytes prints MiB.

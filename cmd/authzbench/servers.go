@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -36,17 +38,38 @@ const staticKey = "sk-ant-api03-BENCHMARK.dummy.key.not.a.credential.0123456789a
 // serverLabels name the servers in the report.
 var serverLabels = map[string]string{
 	serverWIF:      "extauthz WIF",
+	serverWIFTLS:   "extauthz WIF, mTLS",
+	serverWIFMany:  "extauthz WIF, 16 credentials",
 	serverStatic:   "extauthz static key",
 	serverBaseline: "baseline (grpc-go defaults)",
 }
 
+// The wif-16 server's credentials: manyCredentials of them, named c00,
+// c01, …, and the one its requests select through context_extensions.
+const manyCredentials = 16
+
+var (
+	manyCredentialNames = credentialNames(manyCredentials)
+	selectedCredential  = manyCredentialNames[manyCredentials-1]
+)
+
+// credentialNames are c00, c01, … (n of them).
+func credentialNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("c%02d", i)
+	}
+	return names
+}
+
 // launch is what every server start needs to know.
 type launch struct {
-	self, extauthz string            // this program and the extauthz binary
-	dir            string            // for the servers' logs
-	emulatorEnv    map[string]string // github-oidc settings for the WIF server
-	pinCPUs        []int             // nil: no pinning
-	goEnv          []string          // GOMAXPROCS, GOGC, GOMEMLIMIT as given to every server
+	self, extauthz string                       // this program and the extauthz binary
+	dir            string                       // for the servers' logs
+	emulatorEnv    map[string]map[string]string // github-oidc settings of each WIF server (its own emulator)
+	pki            *benchPKI                    // for the mTLS server
+	pinCPUs        []int                        // nil: no pinning
+	goEnv          []string                     // GOMAXPROCS, GOGC, GOMEMLIMIT as given to every server
 }
 
 // server is one running server process.
@@ -56,6 +79,7 @@ type server struct {
 	grpcAddr string
 	httpAddr string // extauthz's /metrics; "" for the baseline
 	logPath  string
+	tls      *tls.Config // the client side of the server's mTLS; nil for cleartext
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	conn     *grpc.ClientConn // for health and the preflight
@@ -79,12 +103,22 @@ func startServer(ctx context.Context, kind string, l launch) (*server, error) {
 		}
 		argv = []string{l.extauthz, "serve"}
 		env = []string{"EXTAUTHZ_GRPC_ADDR=" + grpcAddr, "EXTAUTHZ_HTTP_ADDR=" + s.httpAddr, "EXTAUTHZ_ADMIN_ADDR=off", "EXTAUTHZ_LOG_LEVEL=info"}
-		if kind == serverWIF {
-			for k, v := range l.emulatorEnv {
+		if isWIF(kind) {
+			for k, v := range l.emulatorEnv[kind] {
 				env = append(env, k+"="+v)
 			}
 		} else {
 			env = append(env, "ANTHROPIC_API_KEY="+staticKey)
+		}
+		switch kind {
+		case serverWIFTLS:
+			env = append(env, l.pki.serverEnv()...)
+			s.tls = l.pki.client
+		case serverWIFMany:
+			// Every credential reads the emulator's unprefixed variables
+			// (design.md, "Several credentials"): one service account, an
+			// exchange of its own.
+			env = append(env, "EXTAUTHZ_CREDENTIALS="+strings.Join(manyCredentialNames, ","))
 		}
 	}
 	if l.pinCPUs != nil {
@@ -139,8 +173,12 @@ func freeAddr() (string, error) {
 // waitServing waits until grpc.health.v1 says SERVING, the process exits,
 // or readyTimeout passes.
 func (s *server) waitServing(ctx context.Context) error {
+	creds := insecure.NewCredentials()
+	if s.tls != nil {
+		creds = credentials.NewTLS(s.tls)
+	}
 	var err error
-	if s.conn, err = grpc.NewClient("passthrough:///"+s.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+	if s.conn, err = grpc.NewClient("passthrough:///"+s.grpcAddr, grpc.WithTransportCredentials(creds)); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
@@ -184,10 +222,10 @@ func (s *server) alive() bool {
 }
 
 // exchanges reads extauthz's exchange counter from /metrics: successes and
-// all attempts. Only the WIF server exchanges tokens; the others report 0
-// without a scrape.
+// all attempts, over all its credentials. Only the WIF servers exchange
+// tokens; the others report 0 without a scrape.
 func (s *server) exchanges(ctx context.Context) (success, attempts int, err error) {
-	if s.kind != serverWIF {
+	if !isWIF(s.kind) {
 		return 0, 0, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

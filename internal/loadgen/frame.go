@@ -7,7 +7,8 @@ import (
 )
 
 // The HTTP/2 pieces (RFC 9113) this package's client speaks. Only what a
-// unary gRPC call over cleartext HTTP/2 needs is here.
+// unary gRPC call over HTTP/2 (cleartext, or TLS with ALPN h2) needs is
+// here.
 const (
 	clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
 )
@@ -68,8 +69,12 @@ type grpcConn struct {
 }
 
 func dialGRPC(ctx context.Context, t target, run *runState, inFlight int, closedLoop bool) (*grpcConn, error) {
+	creds := insecure.NewCredentials()
+	if t.tls != nil {
+		creds = credentials.NewTLS(t.tls)
+	}
 	cc, err := grpc.NewClient("passthrough:///"+t.addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})))
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %s: %w", t.addr, err)

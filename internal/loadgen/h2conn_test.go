@@ -91,27 +91,29 @@ func TestSettingsLowerTheInFlightCap(t *testing.T) {
 }
 
 func TestRequestHeaderBlocksIndexOnceThenRefer(t *testing.T) {
-	first, steady, err := requestHeaderBlocks("127.0.0.1:9191", echoMethod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(steady) != 7 {
-		t.Errorf("steady block is %d bytes, want one per field (7)", len(steady))
-	}
-	dec := hpack.NewDecoder(4096, nil)
-	want := map[string]string{":method": "POST", ":scheme": "http", ":path": echoMethod, ":authority": "127.0.0.1:9191",
-		"content-type": "application/grpc", "te": "trailers", "user-agent": "extauthz-loadgen"}
-	for i, block := range [][]byte{first, steady, steady} {
-		fields, err := dec.DecodeFull(block)
+	for _, scheme := range []string{"http", "https"} {
+		first, steady, err := requestHeaderBlocks(scheme, "127.0.0.1:9191", echoMethod)
 		if err != nil {
-			t.Fatalf("block %d: %v", i, err)
+			t.Fatal(err)
 		}
-		got := map[string]string{}
-		for _, f := range fields {
-			got[f.Name] = f.Value
+		if len(steady) != 7 {
+			t.Errorf("%s: steady block is %d bytes, want one per field (7)", scheme, len(steady))
 		}
-		if !maps.Equal(got, want) {
-			t.Errorf("block %d decodes to %v, want %v", i, got, want)
+		dec := hpack.NewDecoder(4096, nil)
+		want := map[string]string{":method": "POST", ":scheme": scheme, ":path": echoMethod, ":authority": "127.0.0.1:9191",
+			"content-type": "application/grpc", "te": "trailers", "user-agent": "extauthz-loadgen"}
+		for i, block := range [][]byte{first, steady, steady} {
+			fields, err := dec.DecodeFull(block)
+			if err != nil {
+				t.Fatalf("%s: block %d: %v", scheme, i, err)
+			}
+			got := map[string]string{}
+			for _, f := range fields {
+				got[f.Name] = f.Value
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("%s: block %d decodes to %v, want %v", scheme, i, got, want)
+			}
 		}
 	}
 }

@@ -2,8 +2,10 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,12 @@ var ErrOptions = errors.New("loadgen: invalid options")
 type Options struct {
 	// Addr is the server's host:port.
 	Addr string
+	// TLS, when set, makes every connection speak TLS with a copy of this
+	// configuration that offers only h2 by ALPN (the server must select
+	// it); its ServerName defaults to Addr's host. Give it the roots that
+	// verify the server and, for mutual TLS, Certificates. Nil is cleartext
+	// HTTP/2 (h2c).
+	TLS *tls.Config
 	// Method is the gRPC method path, e.g. /pkg.Service/Method.
 	Method string
 	// Request is the serialized request message, sent unchanged every time.
@@ -192,6 +200,32 @@ type target struct {
 	addr, method string
 	request      []byte
 	check        func([]byte) error
+	tls          *tls.Config // nil: cleartext
+}
+
+// scheme is the :scheme of the target's requests.
+func (t target) scheme() string {
+	if t.tls != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// clientTLS is cfg as every connection to addr uses it: a copy that offers
+// h2 alone by ALPN and names addr's host when cfg names no server. Nil
+// stays nil (cleartext).
+func clientTLS(cfg *tls.Config, addr string) *tls.Config {
+	if cfg == nil {
+		return nil
+	}
+	c := cfg.Clone()
+	c.NextProtos = []string{"h2"}
+	if c.ServerName == "" {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			c.ServerName = host
+		}
+	}
+	return c
 }
 
 // conn is one connection of either client, as the run drives it.
@@ -222,7 +256,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		return Result{}, err
 	}
 	run := &runState{base: time.Now()}
-	t := target{addr: o.Addr, method: o.Method, request: o.Request, check: o.Check}
+	t := target{addr: o.Addr, method: o.Method, request: o.Request, check: o.Check, tls: clientTLS(o.TLS, o.Addr)}
 	closedLoop := o.Rate == 0
 	conns := make([]conn, 0, o.Conns)
 	defer func() {

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"testing"
@@ -27,14 +28,15 @@ var (
 
 // startServer runs a grpc-go server on loopback that answers echoMethod
 // with testResponse (after checking the request arrived intact), failMethod
-// with PERMISSION_DENIED, and hangMethod never.
-func startServer(t *testing.T) string {
+// with PERMISSION_DENIED, and hangMethod never. opts are added to the
+// server's options (transport credentials, interceptors).
+func startServer(t *testing.T, opts ...grpc.ServerOption) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.ForceServerCodecV2(rawCodec{}), grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
+	srv := grpc.NewServer(append(opts, grpc.ForceServerCodecV2(rawCodec{}), grpc.UnknownServiceHandler(func(_ any, ss grpc.ServerStream) error {
 		method, _ := grpc.MethodFromServerStream(ss)
 		var req rawMessage
 		if err := ss.RecvMsg(&req); err != nil {
@@ -51,7 +53,7 @@ func startServer(t *testing.T) string {
 			return ss.Context().Err()
 		}
 		return ss.SendMsg(&rawMessage{b: testResponse})
-	}))
+	}))...)
 	go srv.Serve(ln)
 	t.Cleanup(srv.Stop)
 	return ln.Addr().String()
@@ -64,44 +66,58 @@ func checkOK(msg []byte) error {
 	return nil
 }
 
+// Both clients, in both loops, over cleartext and over mutual TLS with a
+// server that also checks the client certificate's SAN.
 func TestRunCountsGoodResponses(t *testing.T) {
-	addr := startServer(t)
-	for _, c := range []struct {
+	p := newTestPKI(t)
+	servers := []struct {
 		name string
-		o    Options
+		addr string
+		tls  *tls.Config
 	}{
-		{"h2 closed loop", Options{Client: ClientH2, Conns: 2, InFlight: 8}},
-		{"grpc closed loop", Options{Client: ClientGRPC, Conns: 2, InFlight: 8}},
-		{"h2 open loop", Options{Client: ClientH2, Conns: 2, Rate: 2000}},
-		{"grpc open loop", Options{Client: ClientGRPC, Conns: 2, Rate: 2000, InFlight: 16}},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			o := c.o
-			o.Addr, o.Method, o.Request, o.Check = addr, echoMethod, testRequest, checkOK
-			o.Settle, o.Duration = 50*time.Millisecond, 200*time.Millisecond
-			var starts, ends int
-			o.WindowStart = func() { starts++ }
-			o.WindowEnd = func() { ends++ }
-			res, err := Run(context.Background(), o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Requests == 0 || res.Errors != 0 || res.FirstError != nil || res.Unanswered != 0 {
-				t.Fatalf("requests %d, errors %d (%v), unanswered %d; want some, none and none", res.Requests, res.Errors, res.FirstError, res.Unanswered)
-			}
-			if res.Latency.Count() != res.Requests {
-				t.Errorf("%d latencies for %d requests", res.Latency.Count(), res.Requests)
-			}
-			if starts != 1 || ends != 1 {
-				t.Errorf("window hooks ran %d and %d times, want once each", starts, ends)
-			}
-			if res.Throughput() <= 0 || res.Elapsed <= 0 {
-				t.Errorf("throughput %v over %v", res.Throughput(), res.Elapsed)
-			}
-			if o.Rate > 0 && res.Lag.Count() == 0 {
-				t.Error("open loop recorded no pacing lag")
-			}
-		})
+		{"cleartext", startServer(t), nil},
+		{"mTLS", startTLSServer(t, p), p.clientConfig()},
+	}
+	for _, srv := range servers {
+		for _, c := range []struct {
+			name string
+			o    Options
+		}{
+			{"h2 closed loop", Options{Client: ClientH2, Conns: 2, InFlight: 8}},
+			{"grpc closed loop", Options{Client: ClientGRPC, Conns: 2, InFlight: 8}},
+			{"h2 open loop", Options{Client: ClientH2, Conns: 2, Rate: 2000}},
+			{"grpc open loop", Options{Client: ClientGRPC, Conns: 2, Rate: 2000, InFlight: 16}},
+		} {
+			t.Run(srv.name+" "+c.name, func(t *testing.T) { runCountsGoodResponses(t, srv.addr, srv.tls, c.o) })
+		}
+	}
+}
+
+// runCountsGoodResponses runs o against the echo server at addr.
+func runCountsGoodResponses(t *testing.T, addr string, cfg *tls.Config, o Options) {
+	o.Addr, o.TLS, o.Method, o.Request, o.Check = addr, cfg, echoMethod, testRequest, checkOK
+	o.Settle, o.Duration = 50*time.Millisecond, 200*time.Millisecond
+	var starts, ends int
+	o.WindowStart = func() { starts++ }
+	o.WindowEnd = func() { ends++ }
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests == 0 || res.Errors != 0 || res.FirstError != nil || res.Unanswered != 0 {
+		t.Fatalf("requests %d, errors %d (%v), unanswered %d; want some, none and none", res.Requests, res.Errors, res.FirstError, res.Unanswered)
+	}
+	if res.Latency.Count() != res.Requests {
+		t.Errorf("%d latencies for %d requests", res.Latency.Count(), res.Requests)
+	}
+	if starts != 1 || ends != 1 {
+		t.Errorf("window hooks ran %d and %d times, want once each", starts, ends)
+	}
+	if res.Throughput() <= 0 || res.Elapsed <= 0 {
+		t.Errorf("throughput %v over %v", res.Throughput(), res.Elapsed)
+	}
+	if o.Rate > 0 && res.Lag.Count() == 0 {
+		t.Error("open loop recorded no pacing lag")
 	}
 }
 
