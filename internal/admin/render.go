@@ -2,10 +2,7 @@ package admin
 
 import (
 	"math"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -89,22 +86,4 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 // credential-shaped is masked (secret.Scrub), and it is bounded to 1 KiB at a
 // character boundary. The server applies it to every error text it sends;
 // clients apply it again to whatever text a server sent.
-func CleanText(text string) string {
-	text = secret.Scrub(strings.Map(printable, text))
-	if len(text) > maxTextLen {
-		cut := maxTextLen
-		for cut > 0 && !utf8.RuneStart(text[cut]) {
-			cut--
-		}
-		text = text[:cut] + "…"
-	}
-	return text
-}
-
-// printable maps control characters and invalid bytes to a space.
-func printable(r rune) rune {
-	if unicode.IsControl(r) || r == utf8.RuneError {
-		return ' '
-	}
-	return r
-}
+func CleanText(text string) string { return secret.CleanText(text, maxTextLen) }

@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"extauthz/internal/logthrottle"
 	"extauthz/internal/secret"
 )
 
@@ -128,7 +129,7 @@ func TestDenialLogsAreRateLimited(t *testing.T) {
 		if got := buf.lines(t); len(got) != 2 {
 			t.Fatalf("%d lines after 5 unavailable + 1 invalid denial in one instant, want 2", len(got))
 		}
-		time.Sleep(logInterval)
+		time.Sleep(logthrottle.DefaultInterval)
 		s.Check(ctx, req)
 		lines := buf.lines(t)
 		if len(lines) != 3 {

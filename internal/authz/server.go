@@ -8,6 +8,8 @@ import (
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"extauthz/internal/logthrottle"
 )
 
 // ServiceName is the gRPC service name, also used for grpc.health.v1 status.
@@ -59,7 +61,7 @@ type Server struct {
 	observer  Observer
 
 	// One throttle per kind of log line, so one kind cannot hide another.
-	invalidLog, badAuthorityLog, forbiddenLog, unavailableLog, unusableLog, unknownLog, unselectedLog logThrottle
+	invalidLog, badAuthorityLog, forbiddenLog, unavailableLog, unusableLog, unknownLog, unselectedLog logthrottle.Throttle
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
@@ -199,7 +201,7 @@ func (s *Server) decide(ctx context.Context, now time.Time, req request) verdict
 	}
 	answer := c.answerFor(cred)
 	if !answer.usable {
-		if ok, suppressed := s.unusableLog.allow(now); ok {
+		if ok, suppressed := s.unusableLog.Allow(now); ok {
 			s.log.LogAttrs(ctx, slog.LevelError, "credential cannot be sent as a header value; denying with 503",
 				slog.String("credential", c.name), slog.String("mode", c.mode.String()), slog.Any("value", cred.Value),
 				slog.Int("value_len", cred.Value.Len()), slog.Uint64("generation", cred.Generation),
@@ -217,8 +219,8 @@ func (s *Server) decide(ctx context.Context, now time.Time, req request) verdict
 
 // logDenial writes one line for d at level unless its throttle holds it
 // back. It never logs request headers or the credential.
-func (s *Server) logDenial(ctx context.Context, now time.Time, level slog.Level, t *logThrottle, d denial, attrs ...slog.Attr) {
-	ok, suppressed := t.allow(now)
+func (s *Server) logDenial(ctx context.Context, now time.Time, level slog.Level, t *logthrottle.Throttle, d denial, attrs ...slog.Attr) {
+	ok, suppressed := t.Allow(now)
 	if !ok {
 		return
 	}

@@ -151,7 +151,7 @@ func (g *Guard) handshakeFailed(c *Caller, err error) {
 		g.log.Debug("connection closed before the TLS handshake", slog.Any("caller", *c))
 		return
 	}
-	if ok, held := g.handshakeLog.allow(time.Now()); ok {
+	if ok, held := g.handshakeLog.Allow(time.Now()); ok {
 		g.log.Warn("TLS handshake failed", slog.Any("caller", *c), slog.String("error", err.Error()), slog.Int64("suppressed", held))
 	}
 	g.observer.HandshakeFailed()
@@ -160,7 +160,7 @@ func (g *Guard) handshakeFailed(c *Caller, err error) {
 // peerCredFailed logs that a unix-socket peer's credentials could not be
 // read; uid: and gid: entries then do not match it.
 func (g *Guard) peerCredFailed(err error) {
-	if ok, held := g.peerCredLog.allow(time.Now()); ok {
+	if ok, held := g.peerCredLog.Allow(time.Now()); ok {
 		g.log.Warn("cannot read a unix socket peer's credentials; uid: and gid: entries will not match it",
 			slog.String("error", err.Error()), slog.Int64("suppressed", held))
 	}

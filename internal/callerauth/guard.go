@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"extauthz/internal/logthrottle"
 )
 
 // ErrSANsNeedClientCA is returned by NewGuard for spiffe:// or dns: entries
@@ -43,7 +45,7 @@ type Guard struct {
 	observer Observer
 	creds    credentials.TransportCredentials
 
-	rejectLog, handshakeLog, peerCredLog throttle
+	rejectLog, handshakeLog, peerCredLog logthrottle.Throttle
 }
 
 // NewGuard checks o and returns a Guard. It refuses SAN entries without a
@@ -98,7 +100,7 @@ func (g *Guard) Authorize(ctx context.Context) error {
 // reject logs (rate-limited) and counts one refused RPC.
 func (g *Guard) reject(ctx context.Context, p *peer.Peer) {
 	g.observer.CallerRejected()
-	ok, held := g.rejectLog.allow(time.Now())
+	ok, held := g.rejectLog.Allow(time.Now())
 	if !ok {
 		return
 	}

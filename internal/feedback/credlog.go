@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"extauthz/internal/logthrottle"
 )
 
 // feedbackLogInterval is the most often a credential's 401 feedback is
@@ -19,11 +21,11 @@ const feedbackLogInterval = 30 * time.Second
 // take no lock and allocate nothing; an addition copies the map.
 type credentialLogs struct {
 	mu     sync.Mutex // serialises additions
-	byName atomic.Pointer[map[string]*throttle]
+	byName atomic.Pointer[map[string]*logthrottle.Throttle]
 }
 
 // get returns the throttle of the known credential name.
-func (c *credentialLogs) get(name string) *throttle {
+func (c *credentialLogs) get(name string) *logthrottle.Throttle {
 	if m := c.byName.Load(); m != nil {
 		if t, ok := (*m)[name]; ok {
 			return t
@@ -37,11 +39,11 @@ func (c *credentialLogs) get(name string) *throttle {
 			return t
 		}
 	}
-	m := map[string]*throttle{}
+	m := map[string]*logthrottle.Throttle{}
 	if old != nil {
 		m = maps.Clone(*old)
 	}
-	t := &throttle{interval: feedbackLogInterval}
+	t := &logthrottle.Throttle{Interval: feedbackLogInterval}
 	m[strings.Clone(name)] = t
 	c.byName.Store(&m)
 	return t

@@ -89,7 +89,7 @@ func (s *Server) entry(ctx context.Context, e *accesslogdatav3.HTTPAccessLogEntr
 // stale generation and refreshes at most once per 30 s. st.credential is a
 // configured name: Invalidate said so.
 func (s *Server) logFeedback(ctx context.Context, st stamp) {
-	ok, suppressed := s.credLogs.get(st.credential).allow(time.Now())
+	ok, suppressed := s.credLogs.get(st.credential).Allow(time.Now())
 	if !ok {
 		return
 	}

@@ -12,6 +12,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"extauthz/internal/logthrottle"
 )
 
 // ServiceName is the gRPC service the Server implements.
@@ -50,7 +52,7 @@ type Server struct {
 	authorize func(ctx context.Context) error
 
 	credLogs                                            credentialLogs
-	startLog, anonymousLog, undecodableLog, tooLargeLog throttle
+	startLog, anonymousLog, undecodableLog, tooLargeLog logthrottle.Throttle
 }
 
 var _ accesslogv3.AccessLogServiceServer = (*Server)(nil)
@@ -67,8 +69,8 @@ func NewServer(o Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	for _, t := range []*throttle{&s.startLog, &s.anonymousLog, &s.undecodableLog, &s.tooLargeLog} {
-		t.interval = streamLogInterval
+	for _, t := range []*logthrottle.Throttle{&s.startLog, &s.anonymousLog, &s.undecodableLog, &s.tooLargeLog} {
+		t.Interval = streamLogInterval
 	}
 	return s, nil
 }
@@ -123,9 +125,9 @@ func (s *Server) recvFailed(ctx context.Context, st *stream, err error) error {
 
 // messageRefused counts a message grpc could not hand over and logs a
 // throttled WARN.
-func (s *Server) messageRefused(ctx context.Context, t *throttle, reason, msg string) {
+func (s *Server) messageRefused(ctx context.Context, t *logthrottle.Throttle, reason, msg string) {
 	s.obs.EntryIgnored(reason)
-	if ok, suppressed := t.allow(time.Now()); ok {
+	if ok, suppressed := t.Allow(time.Now()); ok {
 		s.log.LogAttrs(ctx, slog.LevelWarn, msg, slog.Int64("suppressed", suppressed))
 	}
 }
@@ -134,13 +136,13 @@ func (s *Server) messageRefused(ctx context.Context, t *throttle, reason, msg st
 // identifier, or a WARN when there is none.
 func (s *Server) logStreamStart(ctx context.Context, id *accesslogv3.StreamAccessLogsMessage_Identifier) {
 	if id == nil {
-		if ok, suppressed := s.anonymousLog.allow(time.Now()); ok {
+		if ok, suppressed := s.anonymousLog.Allow(time.Now()); ok {
 			s.log.LogAttrs(ctx, slog.LevelWarn, "access-log stream without an identifier (not Envoy?); ignoring its entries",
 				slog.Int64("suppressed", suppressed))
 		}
 		return
 	}
-	if ok, suppressed := s.startLog.allow(time.Now()); ok {
+	if ok, suppressed := s.startLog.Allow(time.Now()); ok {
 		s.log.LogAttrs(ctx, slog.LevelInfo, "access-log stream started",
 			append(identifierAttrs(id), slog.Int64("suppressed", suppressed))...)
 	}

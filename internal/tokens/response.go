@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"extauthz/internal/secret"
 )
@@ -139,26 +137,5 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// cleanText makes outside text safe to keep in an error: control characters
-// (and invalid bytes) turned into spaces, then credential-looking runs
-// scrubbed — after the spaces, which can make "Bearer\x00<token>" a bearer
-// value, and before the cut, which could shorten one past recognition — then
-// trimmed and cut on a rune boundary to at most max bytes plus an ellipsis.
-func cleanText(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return ' '
-		}
-		return r
-	}, s)
-	s = secret.Scrub(s)
-	s = strings.TrimSpace(s)
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// cleanText is secret.CleanText: outside text made safe to keep in an error.
+func cleanText(s string, max int) string { return secret.CleanText(s, max) }
