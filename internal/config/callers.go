@@ -80,7 +80,7 @@ func (c *Config) validateAllowList(add func(v, format string, args ...any)) {
 		}
 		return
 	}
-	c.Callers = list
+	c.callers = list
 	if list.HasSANEntries() && c.TLSClientCAFile == "" {
 		add(v, "spiffe:// and dns: entries match client certificates, which only EXTAUTHZ_TLS_CLIENT_CA_FILE makes extauthz ask for")
 	}

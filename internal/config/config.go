@@ -63,8 +63,9 @@ type Config struct {
 	AllowedCallers []string `env:"EXTAUTHZ_ALLOWED_CALLERS"`
 	// allowedCallersSet records that EXTAUTHZ_ALLOWED_CALLERS was given.
 	allowedCallersSet bool
-	// Callers is AllowedCallers parsed; nil when the list is empty.
-	Callers *callerauth.AllowList
+	// callers is AllowedCallers parsed; nil when the list is empty. (An
+	// exported struct pointer would be filled by go-envconfig.)
+	callers *callerauth.AllowList
 	// AllowUnauthenticatedCallers is EXTAUTHZ_ALLOW_UNAUTHENTICATED_CALLERS: a
 	// non-loopback TCP listener may run without client certificates.
 	AllowUnauthenticatedCallers Bool `env:"EXTAUTHZ_ALLOW_UNAUTHENTICATED_CALLERS"`
@@ -162,6 +163,10 @@ func (c *Config) normalize() {
 	}
 	c.AllowedCallers = callers
 }
+
+// Callers is EXTAUTHZ_ALLOWED_CALLERS parsed, or nil when it is empty:
+// anyone who can connect may call Check.
+func (c *Config) Callers() *callerauth.AllowList { return c.callers }
 
 // Credential returns the credential called name, or nil.
 func (c *Config) Credential(name string) *Credential {

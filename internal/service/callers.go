@@ -19,7 +19,7 @@ func (s *Service) setUpCallers(o Options) error {
 		}
 	}
 	var err error
-	s.guard, err = callerauth.NewGuard(callerauth.Options{AllowList: s.cfg.Callers, TLS: s.tls, Logger: o.Logger, Observer: s.metrics})
+	s.guard, err = callerauth.NewGuard(callerauth.Options{AllowList: s.cfg.Callers(), TLS: s.tls, Logger: o.Logger, Observer: s.metrics})
 	if err != nil {
 		return fmt.Errorf("caller authentication: %w", err)
 	}
@@ -29,8 +29,8 @@ func (s *Service) setUpCallers(o Options) error {
 // describeCallers is who may call Check, for the startup log line.
 func (s *Service) describeCallers() slog.Attr {
 	attrs := []any{slog.Bool("tls", s.tls != nil), slog.Bool("client_certificates", s.tls != nil && s.tls.VerifiesClients())}
-	if s.cfg.Callers != nil {
-		attrs = append(attrs, slog.String("allowed", s.cfg.Callers.String()))
+	if s.cfg.Callers() != nil {
+		attrs = append(attrs, slog.String("allowed", s.cfg.Callers().String()))
 	} else {
 		attrs = append(attrs, slog.String("allowed", "anyone who can connect"))
 	}
@@ -46,7 +46,7 @@ func (s *Service) describeCallers() slog.Attr {
 // process — in a sidecar, the workload itself — can call Check and take the
 // credential.
 func (s *Service) warnUnguarded() {
-	if config.Loopback(s.cfg.GRPCAddr) && s.cfg.Callers == nil && (s.tls == nil || !s.tls.VerifiesClients()) {
+	if config.Loopback(s.cfg.GRPCAddr) && s.cfg.Callers() == nil && (s.tls == nil || !s.tls.VerifiesClients()) {
 		s.log.Warn("EXTAUTHZ_GRPC_ADDR is loopback TCP and no caller check is configured: any local process can call Check and obtain the credential; "+
 			"listen on unix:/path in a directory only Envoy and extauthz can enter (with EXTAUTHZ_ALLOWED_CALLERS=uid:…), or require client certificates",
 			"grpc_addr", s.GRPCAddr())
