@@ -106,7 +106,7 @@ the point, it is worthless anywhere else, and the logs on stderr show only its f
 	// One write, so that a reader that sees the URL sees the exports too.
 	var banner bytes.Buffer
 	fmt.Fprintf(&banner, "extauthz emulator: LOCAL EMULATOR of the GitHub Actions OIDC mint and Anthropic's token endpoint on %s (tokens are worthless elsewhere)\n", emu.URL())
-	printExports(&banner, emu)
+	printExports(&banner, emu, get("ACTIONS_ID_TOKEN_REQUEST_TOKEN") != "")
 	stdout.Write(banner.Bytes())
 	<-ctx.Done()
 	if err := emu.Close(); err != nil {
@@ -151,9 +151,16 @@ func emulatorVar(field string) string {
 // `extauthz serve` at the emulator (with one credential, then several) and
 // what an Anthropic SDK that does the exchange itself would read. This is the
 // one place the request token is printed: stdout, for the person who started
-// the emulator; the logs carry only its fingerprint.
-func printExports(w io.Writer, emu *emulator.Emulator) {
+// the emulator; the logs carry only its fingerprint. A request token that
+// came from the environment (givenToken) is never printed: in a GitHub
+// Actions job with id-token: write that variable holds the job's real one.
+func printExports(w io.Writer, emu *emulator.Emulator, givenToken bool) {
 	one, several := emu.Env(), emu.CredentialsEnv()
+	if givenToken {
+		for _, env := range []map[string]string{one, several} {
+			env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = fromEnvironment
+		}
+	}
 	fmt.Fprintln(w, "\n# extauthz serve with one credential:")
 	writeExports(w, one)
 	fmt.Fprintf(w, "\n# or with %d credentials, each exchanging for its own service account (select one per route with\n", len(strings.Split(several["EXTAUTHZ_CREDENTIALS"], ",")))
@@ -168,13 +175,24 @@ func printExports(w io.Writer, emu *emulator.Emulator) {
 		"ANTHROPIC_ORGANIZATION_ID":    one["AWF_AUTH_ANTHROPIC_ORGANIZATION_ID"],
 		"ANTHROPIC_SERVICE_ACCOUNT_ID": one["AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"],
 	})
+	if givenToken {
+		fmt.Fprintln(w, "\n# ACTIONS_ID_TOKEN_REQUEST_TOKEN is the one in your environment, which the emulator took as its mint bearer; it is not printed.")
+		return
+	}
 	fmt.Fprintln(w, "\n# ACTIONS_ID_TOKEN_REQUEST_TOKEN is this emulator's mint bearer, printed only here (its logs show a fingerprint).")
 }
+
+// fromEnvironment marks an export whose value stays the shell's own.
+const fromEnvironment = "\x00from the environment"
 
 // writeExports writes env as sorted `export NAME='value'` lines, each value
 // quoted for a POSIX shell.
 func writeExports(w io.Writer, env map[string]string) {
 	for _, name := range slices.Sorted(maps.Keys(env)) {
+		if env[name] == fromEnvironment {
+			fmt.Fprintf(w, "export %s=\"$%s\"  # as in your environment\n", name, name)
+			continue
+		}
 		fmt.Fprintf(w, "export %s='%s'\n", name, strings.ReplaceAll(env[name], "'", `'\''`))
 	}
 }

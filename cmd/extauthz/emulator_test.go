@@ -190,7 +190,9 @@ func TestComposeStackServeAgainstEmulator(t *testing.T) {
 
 // TestEmulatorPrintsWhatToExport: a newcomer copies the emulator's stdout
 // into a shell and `serve` (one credential or several) works against it.
-// The request token is in those lines and in no log line.
+// A request token the emulator made is in those lines and in no log line;
+// one taken from the environment — in a GitHub Actions job, the job's real
+// one — is printed nowhere, the lines refer to the shell's variable.
 func TestEmulatorPrintsWhatToExport(t *testing.T) {
 	const requestToken = "cmd-emulator-exports-request-token"
 	suiteOutput.Remember(requestToken)
@@ -203,13 +205,26 @@ func TestEmulatorPrintsWhatToExport(t *testing.T) {
 		"configured credentials": {withEnv(base, map[string]string{
 			"EXTAUTHZ_CREDENTIALS": "ops,research", "EXTAUTHZ_OPS_AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID": "svac_ops",
 		}), "ops,research"},
+		"a request token of its own": {map[string]string{"EXTAUTHZ_EMULATOR_ADDR": "127.0.0.1:0"}, "team-a,team-b"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			url, stop, stdout, stderr := startEmulatorCmd(t, mapEnv(tt.env))
 			defer stop()
 			one, several, sdk := parseExports(t, stdout.String())
+			given := tt.env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] != ""
+			if given && strings.Contains(stdout.String(), requestToken) {
+				t.Error("the request token from the environment is printed")
+			}
+			wantToken := "$ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+			if !given {
+				wantToken = one["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] // the emulator's own, printed for the newcomer
+				suiteOutput.Remember(wantToken)
+				if len(wantToken) < 16 || strings.HasPrefix(wantToken, "$") {
+					t.Errorf("the emulator's own request token is not printed")
+				}
+			}
 			for block, env := range map[string]map[string]string{"one credential": one, "several": several} {
-				if env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] != requestToken || !strings.HasPrefix(env["AWF_AUTH_ANTHROPIC_TOKEN_URL"], url+"/") ||
+				if env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] != wantToken || !strings.HasPrefix(env["AWF_AUTH_ANTHROPIC_TOKEN_URL"], url+"/") ||
 					!strings.HasPrefix(env["ACTIONS_ID_TOKEN_REQUEST_URL"], url+"/") || env["AWF_AUTH_TYPE"] != "github-oidc" {
 					t.Errorf("%s: exports %v do not point serve at %s with the request token", block, keys(env), url)
 				}
@@ -223,7 +238,7 @@ func TestEmulatorPrintsWhatToExport(t *testing.T) {
 			if sdk["ANTHROPIC_BASE_URL"] != url || sdk["ANTHROPIC_SERVICE_ACCOUNT_ID"] != one["AWF_AUTH_ANTHROPIC_SERVICE_ACCOUNT_ID"] {
 				t.Errorf("SDK exports %v do not name this emulator and its service account", sdk)
 			}
-			if strings.Contains(stderr.String(), requestToken) {
+			if strings.Contains(stderr.String(), requestToken) || !given && strings.Contains(stderr.String(), wantToken) {
 				t.Error("the request token is in the emulator's log")
 			}
 
@@ -231,6 +246,9 @@ func TestEmulatorPrintsWhatToExport(t *testing.T) {
 			// credential holds a token.
 			for _, exports := range []map[string]string{one, several} {
 				env := maps.Clone(exports)
+				if given {
+					env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = requestToken // what the shell expands
+				}
 				env["EXTAUTHZ_GRPC_ADDR"], env["EXTAUTHZ_HTTP_ADDR"], env["EXTAUTHZ_ADMIN_ADDR"] = sockets(t)
 				stopServe, serveLog := serveUntilServing(t, env)
 				if code := stopServe(); code != exitOK {
@@ -284,6 +302,10 @@ func parseExports(t *testing.T, stdout string) (one, several, sdk map[string]str
 				continue
 			}
 			name, quoted, _ := strings.Cut(rest, "=")
+			if quoted == `"$`+name+`"  # as in your environment` {
+				env[name] = "$" + name // the shell's own value
+				continue
+			}
 			value, ok := strings.CutPrefix(quoted, "'")
 			if value, ok = strings.CutSuffix(value, "'"); !ok || len(quoted) < 2 || strings.Contains(value, "'") {
 				t.Fatalf("line %q is not export NAME='value'", line)
