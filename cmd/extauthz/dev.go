@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"extauthz/internal/config"
 	"extauthz/internal/emulator"
 	"extauthz/internal/telemetry"
 )
@@ -18,7 +19,10 @@ import (
 // dev runs the service in github-oidc mode against an in-process local
 // emulator of the GitHub Actions mint and Anthropic's token endpoint, both on
 // loopback. Only EXTAUTHZ_* and OTEL_* variables pass through from the
-// environment; the credentials and endpoints are the emulator's.
+// environment, and none that configures a credential
+// (config.CredentialVariable: a developer's real EXTAUTHZ_<NAME>_… settings
+// must not reach a real mint or token endpoint from dev); the credentials
+// and endpoints are the emulator's.
 func dev(ctx context.Context, args []string, stdout, stderr io.Writer, lookup env) int {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -57,7 +61,7 @@ func dev(ctx context.Context, args []string, stdout, stderr io.Writer, lookup en
 	devEnv := emu.Env()
 	devEnv["EXTAUTHZ_LOG_FORMAT"] = format
 	cfg, code := loadConfig(ctx, stderr, lookup.With(devEnv, func(k string) bool {
-		return strings.HasPrefix(k, "EXTAUTHZ_") || strings.HasPrefix(k, "OTEL_")
+		return (strings.HasPrefix(k, "EXTAUTHZ_") || strings.HasPrefix(k, "OTEL_")) && !config.CredentialVariable(k)
 	}))
 	if cfg == nil {
 		return code

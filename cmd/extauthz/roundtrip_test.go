@@ -121,8 +121,11 @@ func TestDevAndCheck(t *testing.T) {
 	grpcAddr, httpAddr, adminAddr := sockets(t)
 	env := mapEnv(map[string]string{
 		"EXTAUTHZ_GRPC_ADDR": grpcAddr, "EXTAUTHZ_HTTP_ADDR": httpAddr, "EXTAUTHZ_ADMIN_ADDR": adminAddr,
-		// dev must ignore a developer's real credentials in the environment.
+		// dev must ignore a developer's real credentials in the environment,
+		// per-credential ones included.
 		"ANTHROPIC_API_KEY": staticKey, "AWF_AUTH_TYPE": "oidc-file",
+		"EXTAUTHZ_CREDENTIALS": "prod", "EXTAUTHZ_PROD_ANTHROPIC_API_KEY": staticKey,
+		"EXTAUTHZ_PROD_AWF_AUTH_ANTHROPIC_TOKEN_URL": "https://api.anthropic.com/v1/oauth/token",
 	})
 	stop, stderr := background(t, env, "dev", "-token-lifetime", "30s")
 	waitServing(t, grpcAddr)

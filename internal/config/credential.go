@@ -106,6 +106,24 @@ var credentialVars = func() []string {
 	return vars
 }()
 
+// CredentialVariable reports whether name configures a credential: one of
+// the api-proxy variables (AWF_AUTH_TYPE, ANTHROPIC_API_KEY, …), one of them
+// under any credential's prefix (EXTAUTHZ_TEAM_A_AWF_AUTH_TYPE), or
+// EXTAUTHZ_CREDENTIALS and EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL. dev keeps
+// every such variable from the environment out: its credentials are the
+// emulator's.
+func CredentialVariable(name string) bool {
+	if name == "EXTAUTHZ_CREDENTIALS" || name == "EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL" {
+		return true
+	}
+	for _, v := range credentialVars {
+		if name == v || strings.HasPrefix(name, "EXTAUTHZ_") && strings.HasSuffix(name, "_"+v) {
+			return true
+		}
+	}
+	return false
+}
+
 // credentialPrefix is the variable prefix of a credential name: team-a →
 // EXTAUTHZ_TEAM_A_.
 func credentialPrefix(name string) string {

@@ -173,3 +173,16 @@ func slicesSortedKeys(m map[string]string) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+func TestCredentialVariable(t *testing.T) {
+	for name, want := range map[string]bool{
+		"AWF_AUTH_TYPE": true, "ANTHROPIC_API_KEY": true, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": true,
+		"EXTAUTHZ_PROD_ACTIONS_ID_TOKEN_REQUEST_TOKEN": true, "EXTAUTHZ_TEAM_A_AWF_AUTH_ANTHROPIC_TOKEN_URL": true,
+		"EXTAUTHZ_CREDENTIALS": true, "EXTAUTHZ_CREDENTIAL_BY_PRINCIPAL": true,
+		"EXTAUTHZ_GRPC_ADDR": false, "EXTAUTHZ_ALLOWED_CALLERS": false, "EXTAUTHZ_TLS_KEY_FILE": false, "OTEL_SERVICE_NAME": false,
+	} {
+		if got := CredentialVariable(name); got != want {
+			t.Errorf("CredentialVariable(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
