@@ -205,17 +205,21 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Go(func() { s.tls.Run(refreshCtx) }) // picks up rotated files
 	}
 
+	// Each Serve closes its listener when it returns, which may be after
+	// the stop below if it had not started yet: Run waits for all of them,
+	// so that the addresses are free when it returns.
 	errc := make(chan error, 3)
-	go func() { errc <- s.grpcSrv.Serve(s.grpcLn) }()
+	var serving sync.WaitGroup
+	serving.Go(func() { errc <- s.grpcSrv.Serve(s.grpcLn) })
 	if s.adminSrv != nil {
-		go func() { errc <- s.adminSrv.Serve(s.adminLn) }()
+		serving.Go(func() { errc <- s.adminSrv.Serve(s.adminLn) })
 	}
 	if s.httpSrv != nil {
-		go func() {
+		serving.Go(func() {
 			if err := s.httpSrv.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
 				errc <- err
 			}
-		}()
+		})
 	}
 	s.log.Info("extauthz serving", s.describeCredentials(), "grpc_addr", s.GRPCAddr(),
 		"http_addr", s.HTTPAddr(), "admin_addr", s.AdminAddr(), "allowed_hosts", s.cfg.AllowedHosts,
@@ -261,6 +265,7 @@ func (s *Service) Run(ctx context.Context) error {
 		_ = s.httpSrv.Shutdown(hctx)
 		cancel()
 	}
+	serving.Wait()
 	stopRefresher()
 	wg.Wait()
 
