@@ -54,7 +54,8 @@ func adminServerOptions() []grpc.ServerOption {
 		grpc.MaxConcurrentStreams(64),
 		grpc.MaxHeaderListSize(maxHeaderListSize),
 		grpc.ConnectionTimeout(connectionTimeout),
+		grpc.ChainStreamInterceptor(newStreamLimit(maxAuxStreams, "").intercept), // watches of all kinds
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: maxConnectionIdle}),
 	}
 }

@@ -4,10 +4,22 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	accesslogdatav3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"extauthz/internal/config"
 )
@@ -72,5 +84,45 @@ func TestLoopbackWithoutCallerCheckWarnsOnce(t *testing.T) {
 				t.Errorf("%d WARNs, want %d:\n%s", got, c.warns, logs.String())
 			}
 		})
+	}
+}
+
+// TestRefusedCallerGetsNeitherCheckNorFeedback: on a unix socket allowing
+// another uid, the test process (its uid not on the list) gets
+// PERMISSION_DENIED from Check and from the access-log stream, and its 401
+// entries refresh nothing; health still answers.
+func TestRefusedCallerGetsNeitherCheckNorFeedback(t *testing.T) {
+	emu := startEmulator(t, time.Hour)
+	env := emu.Env()
+	env["EXTAUTHZ_GRPC_ADDR"] = "unix:" + filepath.Join(t.TempDir(), "grpc.sock")
+	env["EXTAUTHZ_ALLOWED_CALLERS"] = "uid:" + strconv.Itoa(os.Getuid()+1)
+	r := start(t, env)
+	r.waitHealth(t, healthpb.HealthCheckResponse_SERVING)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard
+	defer cancel()
+	if _, err := authv3.NewAuthorizationClient(r.conn).Check(ctx, &authv3.CheckRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("Check: %v, want PERMISSION_DENIED", err)
+	}
+	stream, err := accesslogv3.NewAccessLogServiceClient(r.conn).StreamAccessLogs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := upstreamEntry(&authv3.CheckResponse{DynamicMetadata: &structpb.Struct{Fields: map[string]*structpb.Value{
+		"credential": structpb.NewStringValue("default"), "generation": structpb.NewNumberValue(1)}}}, 401)
+	_ = stream.Send(&accesslogv3.StreamAccessLogsMessage{
+		Identifier: &accesslogv3.StreamAccessLogsMessage_Identifier{Node: &corev3.Node{Id: "intruder"}, LogName: "x"},
+		LogEntries: &accesslogv3.StreamAccessLogsMessage_HttpLogs{HttpLogs: &accesslogv3.StreamAccessLogsMessage_HTTPAccessLogEntries{
+			LogEntry: []*accesslogdatav3.HTTPAccessLogEntry{entry}}},
+	})
+	if _, err := stream.CloseAndRecv(); status.Code(err) != codes.PermissionDenied {
+		t.Errorf("StreamAccessLogs: %v, want PERMISSION_DENIED", err)
+	}
+	_, metrics := r.get(t, "/metrics")
+	if !strings.Contains(metrics, `extauthz_upstream_responses_total{code="401",credential="default"} 0`) ||
+		!strings.Contains(metrics, "extauthz_callers_rejected_total 2") {
+		t.Errorf("the refused caller's entry was counted, or its two calls were not:\n%s", metrics)
+	}
+	if g := r.svc.creds[0].refresher.Status().Token.Generation; g != 1 {
+		t.Errorf("a refused caller's 401 refreshed the token (generation %d)", g)
 	}
 }

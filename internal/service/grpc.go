@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"time"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	"extauthz/internal/authz"
 	"extauthz/internal/feedback"
@@ -33,6 +36,17 @@ const (
 	// maxHeaderListSize bounds a request's gRPC metadata; Envoy sends a few
 	// hundred bytes (content-type, te, grpc-timeout, x-envoy-*, tracing).
 	maxHeaderListSize = 64 << 10
+	// maxAuxStreams bounds the streams other than access logs open at once
+	// on one listener: health Watch and reflection, which stay open to any
+	// connection that completed the handshake — a caller the allow-list
+	// refuses included — and each hold memory for as long as the client
+	// keeps them (20,000 Watch streams held 240 MiB). Envoy uses none of
+	// them (its health check is the unary Check); operators' tools a few.
+	maxAuxStreams = 64
+	// maxConnectionIdle closes a connection that has had no RPC for this
+	// long. Envoy health-checks the cluster every few seconds, so its
+	// connections are never idle; an idle one is someone else's.
+	maxConnectionIdle = 5 * time.Minute
 	// connectionTimeout bounds the TLS handshake and HTTP/2 preface of a
 	// new connection (grpc-go's default is 120 s): a peer that connects and
 	// stalls holds a goroutine and a socket only this long. Each connection
@@ -55,7 +69,7 @@ const (
 // logs, health, reflection) before its transport credentials; withTLS
 // bounds connection ages (see maxConnectionAge).
 func grpcServerOptions(withTLS bool) []grpc.ServerOption {
-	params := keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second}
+	params := keepalive.ServerParameters{Time: 2 * time.Minute, Timeout: 20 * time.Second, MaxConnectionIdle: maxConnectionIdle}
 	if withTLS {
 		params.MaxConnectionAge, params.MaxConnectionAgeGrace = maxConnectionAge, maxConnectionAgeGrace
 	}
@@ -74,6 +88,7 @@ func grpcServerOptions(withTLS bool) []grpc.ServerOption {
 		grpc.MaxConcurrentStreams(maxConcurrentStreams),
 		grpc.MaxHeaderListSize(maxHeaderListSize),
 		grpc.ConnectionTimeout(connectionTimeout),
+		grpc.ChainStreamInterceptor(newStreamLimit(maxAuxStreams, accesslogv3.AccessLogService_StreamAccessLogs_FullMethodName).intercept),
 		// The fast Check path: requests are scanned, not decoded, and OK
 		// responses are sent as bytes encoded once per token generation.
 		// Every other message (health, access logs, reflection) goes
@@ -128,4 +143,30 @@ func (s *Service) newGRPCServer(check *authz.Server, o Options) error {
 	// protoset. The descriptors are public API; reflection serves no state.
 	reflection.Register(s.grpcSrv)
 	return nil
+}
+
+// streamLimit refuses a stream, with RESOURCE_EXHAUSTED, when max streams
+// are open already; the exempt method (the access-log stream, which only
+// allowed callers hold) is not counted.
+type streamLimit struct {
+	open   chan struct{}
+	exempt string
+}
+
+func newStreamLimit(max int, exempt string) streamLimit {
+	return streamLimit{open: make(chan struct{}, max), exempt: exempt}
+}
+
+// intercept is a grpc.StreamServerInterceptor.
+func (l streamLimit) intercept(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if info.FullMethod == l.exempt {
+		return handler(srv, ss)
+	}
+	select {
+	case l.open <- struct{}{}:
+		defer func() { <-l.open }()
+		return handler(srv, ss)
+	default:
+		return status.Errorf(codes.ResourceExhausted, "extauthz: %d health-watch and reflection streams are open already", cap(l.open))
+	}
 }

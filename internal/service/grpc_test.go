@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 )
@@ -63,5 +65,41 @@ func TestReflectionListsTheServices(t *testing.T) {
 	}
 	if resp, err = stream.Recv(); err != nil || len(resp.GetFileDescriptorResponse().GetFileDescriptorProto()) == 0 {
 		t.Errorf("no descriptor for the Authorization service: %v %v", resp.GetErrorResponse(), err)
+	}
+}
+
+// TestHealthWatchesAreBounded: health and reflection stay open to callers
+// the allow-list refuses, so their streams are capped; Check and the
+// access-log stream are not counted and keep working.
+func TestHealthWatchesAreBounded(t *testing.T) {
+	r := start(t, map[string]string{"ANTHROPIC_API_KEY": staticKey})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a hang guard
+	defer cancel()
+	client := healthpb.NewHealthClient(r.conn)
+	for i := range maxAuxStreams {
+		w, err := client.Watch(ctx, &healthpb.HealthCheckRequest{})
+		if err == nil {
+			_, err = w.Recv() // the stream is open once its first status arrives
+		}
+		if err != nil {
+			t.Fatalf("watch %d: %v", i, err)
+		}
+	}
+	w, err := client.Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err == nil {
+		_, err = w.Recv()
+	}
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("watch %d: %v, want RESOURCE_EXHAUSTED", maxAuxStreams+1, err)
+	}
+	if resp := r.check(t, "api.anthropic.com"); resp.GetStatus().GetCode() != 0 {
+		t.Errorf("Check while the watches are open: status %d", resp.GetStatus().GetCode())
+	}
+	logs, err := accesslogv3.NewAccessLogServiceClient(r.conn).StreamAccessLogs(ctx)
+	if err == nil {
+		_, err = logs.CloseAndRecv()
+	}
+	if err != nil {
+		t.Errorf("the access-log stream while the watches are open: %v", err)
 	}
 }
