@@ -11,6 +11,11 @@ import (
 // setUpCallers loads the TLS files, if any, and builds the guard that
 // authenticates the gRPC listener's callers (EXTAUTHZ_ALLOWED_CALLERS).
 func (s *Service) setUpCallers(o Options) error {
+	if len(s.cfg.AllowedCallers) > 0 && s.cfg.Callers() == nil {
+		// A Config that never went through Validate: refuse rather than let
+		// anyone call.
+		return fmt.Errorf("caller authentication: EXTAUTHZ_ALLOWED_CALLERS is set but not parsed (configuration not validated)")
+	}
 	if s.cfg.TLSCertFile != "" {
 		var err error
 		s.tls, err = callerauth.LoadServerTLS(s.cfg.TLSFiles(), callerauth.TLSOptions{Logger: o.Logger, Observer: s.metrics})
@@ -44,11 +49,19 @@ func (s *Service) describeCallers() slog.Attr {
 // warnUnguarded logs the one WARN of design.md's "Caller authentication":
 // on loopback TCP without client certificates or a caller list, every local
 // process — in a sidecar, the workload itself — can call Check and take the
-// credential.
+// credential. It also warns when client certificates are verified but no
+// caller list narrows them: with SPIFFE, every workload of the trust
+// domain holds one.
 func (s *Service) warnUnguarded() {
-	if config.Loopback(s.cfg.GRPCAddr) && s.cfg.Callers() == nil && (s.tls == nil || !s.tls.VerifiesClients()) {
+	verified := s.tls != nil && s.tls.VerifiesClients()
+	switch {
+	case s.cfg.Callers() != nil:
+	case config.Loopback(s.cfg.GRPCAddr) && !verified:
 		s.log.Warn("EXTAUTHZ_GRPC_ADDR is loopback TCP and no caller check is configured: any local process can call Check and obtain the credential; "+
 			"listen on unix:/path in a directory only Envoy and extauthz can enter (with EXTAUTHZ_ALLOWED_CALLERS=uid:…), or require client certificates",
 			"grpc_addr", s.GRPCAddr())
+	case verified:
+		s.log.Warn("client certificates are verified but EXTAUTHZ_ALLOWED_CALLERS is empty: any certificate the CA bundle issued can call Check and obtain the credential; "+
+			"name Envoy's certificate (spiffe://… or dns:…)", "grpc_addr", s.GRPCAddr())
 	}
 }

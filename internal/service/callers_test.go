@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"extauthz/internal/config"
+	"extauthz/internal/testpki"
 )
 
 // lockedBuffer is a bytes.Buffer for a logger shared with Run's goroutines.
@@ -43,18 +44,29 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// TestLoopbackWithoutCallerCheckWarnsOnce: design.md's one WARN at start
+// TestStartWarnsWhenCallersAreUnchecked: design.md's one WARN at start
 // when every local process can call Check, and none when something checks.
-func TestLoopbackWithoutCallerCheckWarnsOnce(t *testing.T) {
+func TestStartWarnsWhenCallersAreUnchecked(t *testing.T) {
 	sock := "unix:" + filepath.Join(t.TempDir(), "grpc.sock")
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, "callers test CA")
+	ca.Secrets = &suiteLogs
+	pair := ca.Issue(t, testpki.Leaf{DNSNames: []string{"extauthz"}})
+	mtls := map[string]string{"EXTAUTHZ_GRPC_ADDR": "0.0.0.0:0",
+		"EXTAUTHZ_TLS_CERT_FILE":      testpki.WriteFile(t, dir, "tls.crt", pair.CertPEM),
+		"EXTAUTHZ_TLS_KEY_FILE":       testpki.WriteFile(t, dir, "tls.key", pair.KeyPEM),
+		"EXTAUTHZ_TLS_CLIENT_CA_FILE": testpki.WriteFile(t, dir, "ca.crt", ca.PEM)}
+	const anyLocal, anyCertificate = "any local process can call Check", "any certificate the CA bundle issued"
 	for _, c := range []struct {
 		name  string
 		env   map[string]string
-		warns int
+		warns map[string]int
 	}{
-		{"loopback TCP, no caller check", map[string]string{"EXTAUTHZ_GRPC_ADDR": "127.0.0.1:0"}, 1},
-		{"unix socket", map[string]string{"EXTAUTHZ_GRPC_ADDR": sock}, 0},
-		{"unix socket with a uid check", map[string]string{"EXTAUTHZ_GRPC_ADDR": sock, "EXTAUTHZ_ALLOWED_CALLERS": "uid:101"}, 0},
+		{"loopback TCP, no caller check", map[string]string{"EXTAUTHZ_GRPC_ADDR": "127.0.0.1:0"}, map[string]int{anyLocal: 1}},
+		{"unix socket", map[string]string{"EXTAUTHZ_GRPC_ADDR": sock}, nil},
+		{"unix socket with a uid check", map[string]string{"EXTAUTHZ_GRPC_ADDR": sock, "EXTAUTHZ_ALLOWED_CALLERS": "uid:101"}, nil},
+		{"mTLS, no caller list", mtls, map[string]int{anyCertificate: 1}},
+		{"mTLS with a caller list", withCallers(mtls, "dns:envoy"), nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := map[string]string{"ANTHROPIC_API_KEY": staticKey, "EXTAUTHZ_HTTP_ADDR": "off", "EXTAUTHZ_ADMIN_ADDR": "off"}
@@ -80,11 +92,22 @@ func TestLoopbackWithoutCallerCheckWarnsOnce(t *testing.T) {
 			if !strings.Contains(logs.String(), `"extauthz serving"`) {
 				t.Fatalf("no start line:\n%s", logs.String())
 			}
-			if got := strings.Count(logs.String(), "any local process can call Check"); got != c.warns {
-				t.Errorf("%d WARNs, want %d:\n%s", got, c.warns, logs.String())
+			for _, phrase := range []string{anyLocal, anyCertificate} {
+				if got := strings.Count(logs.String(), phrase); got != c.warns[phrase] {
+					t.Errorf("%d WARNs saying %q, want %d:\n%s", got, phrase, c.warns[phrase], logs.String())
+				}
 			}
 		})
 	}
+}
+
+// withCallers is env with EXTAUTHZ_ALLOWED_CALLERS set to list.
+func withCallers(env map[string]string, list string) map[string]string {
+	out := map[string]string{"EXTAUTHZ_ALLOWED_CALLERS": list}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
 }
 
 // TestRefusedCallerGetsNeitherCheckNorFeedback: on a unix socket allowing
