@@ -3,6 +3,7 @@ package authz
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 )
@@ -102,11 +103,7 @@ func newCredentialSet(creds []NamedCredentials, rules []PrincipalRule) (credenti
 		}
 	}
 	// Longest prefix first: the most specific rule wins.
-	for i := 1; i < len(set.prefix); i++ {
-		for j := i; j > 0 && len(set.prefix[j].principal) > len(set.prefix[j-1].principal); j-- {
-			set.prefix[j], set.prefix[j-1] = set.prefix[j-1], set.prefix[j]
-		}
-	}
+	slices.SortStableFunc(set.prefix, func(a, b principalRule) int { return len(b.principal) - len(a.principal) })
 	return set, errs
 }
 

@@ -36,11 +36,14 @@ func teams() []NamedCredentials {
 	}
 }
 
-// teamRules map one exact principal to team-a and a namespace to team-b.
+// teamRules map namespace b to team-b, the rest of the trust domain to
+// team-a, and one principal inside namespace b, exactly, to team-a. The
+// shorter prefix comes first and the exact principal last, so that only
+// "longest prefix wins" and "exact entries first" give the right answers.
 var teamRules = []PrincipalRule{
-	{Principal: "spiffe://td/ns/a/sa/x", Credential: "team-a"},
-	{Principal: "spiffe://td/ns/b/", Prefix: true, Credential: "team-b"},
 	{Principal: "spiffe://td/ns/", Prefix: true, Credential: "team-a"}, // shorter: loses to ns/b/
+	{Principal: "spiffe://td/ns/b/", Prefix: true, Credential: "team-b"},
+	{Principal: "spiffe://td/ns/b/sa/special", Credential: "team-a"}, // exact: wins over ns/b/
 }
 
 // selectionRequest is the basic fixture with a credential extension (when
@@ -73,8 +76,8 @@ func TestSelectionOrder(t *testing.T) {
 	}{
 		{"extension", "team-b", "", "team-b"},
 		{"extension wins over principal", "team-b", "spiffe://td/ns/a/sa/x", "team-b"},
-		{"exact principal", "-", "spiffe://td/ns/a/sa/x", "team-a"},
-		{"empty extension counts as absent", "", "spiffe://td/ns/a/sa/x", "team-a"},
+		{"exact principal before a prefix", "-", "spiffe://td/ns/b/sa/special", "team-a"},
+		{"empty extension counts as absent", "", "spiffe://td/ns/b/sa/special", "team-a"},
 		{"longest prefix", "-", "spiffe://td/ns/b/sa/y", "team-b"},
 		{"shorter prefix", "-", "spiffe://td/ns/c/sa/z", "team-a"},
 		{"prefix needs the whole prefix", "-", "spiffe://td/ns", ""},

@@ -200,8 +200,8 @@ func TestUnixSocketListeners(t *testing.T) {
 		t.Errorf("Check over a unix socket: status %d", resp.GetStatus().GetCode())
 	}
 	for _, sock := range []string{grpcSock, httpSock} {
-		if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != socketMode {
-			t.Errorf("%s: mode %v (%v), want %o: only extauthz's user and group may connect", sock, fi.Mode().Perm(), err, socketMode)
+		if fi, err := os.Lstat(sock); err != nil || fi.Mode().Perm() != 0o660 {
+			t.Errorf("%s: mode %v (%v), want 0660: only extauthz's user and group may connect", sock, fi.Mode().Perm(), err)
 		}
 	}
 }
