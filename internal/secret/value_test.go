@@ -130,3 +130,28 @@ func FuzzScrub(f *testing.F) {
 		}
 	})
 }
+
+// TestCleanTextRemovesWhatATerminalActsOn: controls, escape sequences and
+// format characters (a bidi override can reorder what an operator reads)
+// become spaces; credentials are masked before the cut, which cannot cut
+// one past recognition.
+func TestCleanTextRemovesWhatATerminalActsOn(t *testing.T) {
+	for in, want := range map[string]string{
+		"a\nb\x00c\u009bd":                  "a b c d",
+		"bidi\u202eoverride\u2066x":         "bidi override x",
+		"zero\u200bwidth":                   "zero width",
+		"ünïcödé, ok":                       "ünïcödé, ok",
+		"  trimmed\t":                       "trimmed",
+		"key sk-ant-api03-abcdefghijklmnop": "key " + Redacted,
+	} {
+		if got := CleanText(in, 64); got != want {
+			t.Errorf("CleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := CleanText("token sk-ant-oat01-abcdefghijklmnopqrstuvwxyz", 20); got != "token [REDACTED]" {
+		t.Errorf("a credential at the bound: %q", got)
+	}
+	if got := CleanText("token sk-ant-oat01-abcdefghijklmnopqrstuvwxyz", 12); strings.Contains(got, "sk-ant") || strings.Contains(got, "abc") {
+		t.Errorf("a credential cut by the bound shows: %q", got)
+	}
+}
