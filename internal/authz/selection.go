@@ -34,8 +34,13 @@ type PrincipalRule struct {
 	Credential string
 }
 
-// namePattern is what a credential name may be (design.md, EXTAUTHZ_CREDENTIALS).
+// namePattern is what a credential name may be (EXTAUTHZ_CREDENTIALS): a
+// metrics label value, a health service suffix and, upper-cased with '-'
+// → '_', part of a variable name.
 var namePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// ValidCredentialName reports whether name may name a credential.
+func ValidCredentialName(name string) bool { return namePattern.MatchString(name) }
 
 // credential is a configured credential as Check uses it.
 type credential struct {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
 
+	"extauthz/internal/authz"
 	"extauthz/internal/secret"
 )
 
@@ -16,10 +16,6 @@ import (
 // EXTAUTHZ_CREDENTIALS is unset.
 const DefaultCredential = "default"
 
-// credentialNamePattern is what EXTAUTHZ_CREDENTIALS accepts: a name that is
-// also a metrics label value, a health service suffix and, upper-cased with
-// '-' → '_', part of a variable name.
-var credentialNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
 // Credential is one credential's configuration: the variables of the
 // api-proxy contract, read first with the credential's prefix
@@ -169,7 +165,7 @@ func credentialNames(entries []string, add func(v, format string, args ...any)) 
 		switch {
 		case e == "":
 			empty = true
-		case !credentialNamePattern.MatchString(e):
+		case !authz.ValidCredentialName(e):
 			add(v, "%q is not a credential name: want a lower-case letter, then up to 31 lower-case letters, digits or '-'", truncate(e, 64))
 		case seen[e]:
 			add(v, "names %q twice", e)
