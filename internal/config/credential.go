@@ -16,7 +16,6 @@ import (
 // EXTAUTHZ_CREDENTIALS is unset.
 const DefaultCredential = "default"
 
-
 // Credential is one credential's configuration: the variables of the
 // api-proxy contract, read first with the credential's prefix
 // (EXTAUTHZ_<NAME>_AWF_AUTH_TYPE) and then without it (AWF_AUTH_TYPE), so
