@@ -22,7 +22,7 @@ var credentialName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 // service in attributes.context_extensions, merged with the virtual host's, the most specific
 // value of a key winning (source/extensions/filters/http/ext_authz/ext_authz.h
 // FilterConfigPerRoute; ext_authz.cc Filter::initiateCall; read for
-// ../shared/reference/envoy-audit.md section 2). So the credential a route uses is its own
+// docs/envoy-versions.md). So the credential a route uses is its own
 // "credential" entry, else its virtual host's.
 
 // credentialOf returns the credential an ext_authz per-filter config selects, if any.

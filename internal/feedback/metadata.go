@@ -23,9 +23,12 @@ const (
 const maxGeneration = 1 << 53
 
 // isExtAuthzNamespace reports whether a filter_metadata namespace may hold
-// the ext_authz filter's dynamic metadata: the canonical filter name, or a
-// name under it such as Envoy Gateway's "envoy.filters.http.ext_authz/<...>".
-// All namespace matching is here, to be adjusted in one place.
+// the ext_authz filter's dynamic metadata. Every Envoy version read stores
+// it under the literal "envoy.filters.http.ext_authz", whatever the filter
+// is named (ext_authz.cc Filter::onComplete; docs/envoy-versions.md), so
+// Envoy Gateway's "envoy.filters.http.ext_authz/securitypolicy/…" filters
+// too; a name under it is accepted as well, defensively, should a later
+// Envoy key it by the filter's name. All namespace matching is here.
 func isExtAuthzNamespace(ns string) bool {
 	rest, ok := strings.CutPrefix(ns, extauthzNamespace)
 	return ok && (rest == "" || rest[0] == '/')

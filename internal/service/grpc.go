@@ -23,15 +23,21 @@ const (
 	// maxRecvMsgSize bounds one received message. A CheckRequest carries
 	// the request's headers and no body (the shipped configs and the
 	// validators keep with_request_body off); Envoy refuses requests whose
-	// headers pass max_request_headers_kb, 60 KiB by default, and Istio and
-	// Envoy Gateway keep that default. An access-log message is a batch of
-	// at most buffer_size_bytes (16 KiB by default) plus one entry. 1 MiB
-	// leaves more than ten times that; a larger message is refused with
-	// RESOURCE_EXHAUSTED "grpc: received message larger than max".
+	// headers pass max_request_headers_kb, 60 KiB by default
+	// (http_connection_manager.proto, HttpConnectionManager
+	// .max_request_headers_kb), and the shipped configs keep that default. An
+	// access-log message is a batch of at most buffer_size_bytes (16 KiB by
+	// default, accesslog/v3 als.proto CommonGrpcAccessLogConfig) plus one
+	// entry. 1 MiB leaves more than ten times that; a larger message is
+	// refused with RESOURCE_EXHAUSTED "grpc: received message larger than
+	// max".
 	maxRecvMsgSize = 1 << 20
-	// maxConcurrentStreams bounds streams per connection. Envoy opens
-	// another connection when a peer's SETTINGS_MAX_CONCURRENT_STREAMS is
-	// reached; the sidecar shape keeps 2×32 Checks in flight.
+	// maxConcurrentStreams bounds streams per connection. Envoy's HTTP/2
+	// connection pool honours a peer's SETTINGS_MAX_CONCURRENT_STREAMS and
+	// opens another connection beyond it (source/common/http/
+	// conn_pool_base.cc, MultiplexedActiveClientBase::onSettings); the
+	// sidecar shape keeps 2×32
+	// Checks in flight.
 	maxConcurrentStreams = 1024
 	// maxHeaderListSize bounds a request's gRPC metadata; Envoy sends a few
 	// hundred bytes (content-type, te, grpc-timeout, x-envoy-*, tracing).
@@ -44,8 +50,12 @@ const (
 	// them (its health check is the unary Check); operators' tools a few.
 	maxAuxStreams = 64
 	// maxConnectionIdle closes a connection that has had no RPC for this
-	// long. Envoy health-checks the cluster every few seconds, so its
-	// connections are never idle; an idle one is someone else's.
+	// long. On a quiet sidecar that includes Envoy's Check connection —
+	// its gRPC health checks use a connection of their own
+	// (health_checker_impl.cc GrpcActiveHealthCheckSession::onInterval →
+	// createHealthCheckConnection) — which then costs one reconnect when
+	// the next request comes; a stranger's idle connection stops holding a
+	// socket.
 	maxConnectionIdle = 5 * time.Minute
 	// connectionTimeout bounds the TLS handshake and HTTP/2 preface of a
 	// new connection (grpc-go's default is 120 s): a peer that connects and
